@@ -1,0 +1,1 @@
+"""critic_server."""

@@ -1,0 +1,143 @@
+"""The relational schema (sqlmodel). Alembic migrations in ``db/migrations`` create exactly this.
+
+Report-relevant case fields (language, dimension, risk id, kind, attack, parent case) are copied
+onto each response row so reports aggregate one table with SQL, without joins over millions of rows.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    """Timezone-aware now, used for created/updated stamps."""
+    return datetime.now(UTC)
+
+
+class RunRow(SQLModel, table=True):
+    """One run: its frozen spec (JSON) and the spec's hash, which is also the run id."""
+
+    __tablename__ = "runs"
+
+    id: str = Field(primary_key=True, max_length=64)
+    name: str = Field(default="", max_length=200)
+    spec_json: str = Field(sa_column=Column(Text, nullable=False))
+    spec_hash: str = Field(max_length=64, index=True)
+    status: str = Field(default="created", max_length=40)
+    status_detail: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class RunTargetRow(SQLModel, table=True):
+    """A target of a run: its model string, adapter, limit key and how many items were planned."""
+
+    __tablename__ = "run_targets"
+
+    run_id: str = Field(primary_key=True, max_length=64, foreign_key="runs.id")
+    target: str = Field(primary_key=True, max_length=200)
+    model: str = Field(max_length=300)
+    adapter: str = Field(default="litellm", max_length=40)
+    limit_key: str = Field(default="", max_length=300)
+    planned: int = Field(default=0)
+    status: str = Field(default="active", max_length=40)
+    status_detail: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+
+
+class CaseRow(SQLModel, table=True):
+    """A test prompt (base or attacked). Attacked prompts made by the attack library are frozen here,
+    keyed by content hash, before they are sent, so a resumed run sends identical text."""
+
+    __tablename__ = "cases"
+
+    id: str = Field(primary_key=True, max_length=200)
+    lang: str = Field(max_length=16)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    text_sha: str = Field(max_length=64, index=True)
+    dimension: str = Field(max_length=100)
+    risk_id: str = Field(max_length=200)
+    kind: str = Field(max_length=16)
+    attack: str | None = Field(default=None, max_length=100)
+    parent_id: str | None = Field(default=None, max_length=200)
+    twin_id: str | None = Field(default=None, max_length=200)
+    source: str = Field(default="", max_length=500)
+    provenance_json: str = Field(default="{}", sa_column=Column(Text, nullable=False, default="{}"))
+
+
+class ResponseRow(SQLModel, table=True):
+    """The final result of one work item (after retries). One row per (run, work key), ever."""
+
+    __tablename__ = "responses"
+    __table_args__ = (
+        Index("ix_responses_run_target", "run_id", "target"),
+        Index("ix_responses_cache_key", "cache_key"),
+    )
+
+    run_id: str = Field(primary_key=True, max_length=64, foreign_key="runs.id")
+    work_key: str = Field(primary_key=True, max_length=64)
+    case_id: str = Field(max_length=200)
+    target: str = Field(max_length=200)
+    decoding_key: str = Field(default="default", max_length=200)
+    decoding_json: str = Field(default="{}", sa_column=Column(Text, nullable=False, default="{}"))
+    sample_index: int = Field(default=0)
+    lang: str = Field(max_length=16)
+    dimension: str = Field(max_length=100)
+    risk_id: str = Field(max_length=200)
+    kind: str = Field(max_length=16)
+    attack: str | None = Field(default=None, max_length=100)
+    parent_case_id: str | None = Field(default=None, max_length=200)
+    cache_key: str = Field(max_length=64)
+    outcome: str = Field(max_length=32)
+    finish_reason: str | None = Field(default=None, max_length=100)
+    vendor_code: str | None = Field(default=None, max_length=200)
+    status_code: int | None = Field(default=None)
+    text: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    truncated: bool = Field(default=False)
+    prompt_tokens: int = Field(default=0)
+    completion_tokens: int = Field(default=0)
+    cost_usd: float = Field(default=0.0)
+    latency_ms: float = Field(default=0.0)
+    ttft_ms: float | None = Field(default=None)
+    attempts: int = Field(default=1)
+    error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    cached_from: str | None = Field(default=None, max_length=64)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class VerdictRow(SQLModel, table=True):
+    """A critic's verdict on one response. Every critic's verdicts are kept side by side."""
+
+    __tablename__ = "verdicts"
+    __table_args__ = (
+        UniqueConstraint("run_id", "work_key", "critic", "critic_version", name="uq_verdict"),
+        Index("ix_verdicts_run_critic", "run_id", "critic", "critic_version"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: str = Field(max_length=64)
+    work_key: str = Field(max_length=64)
+    critic: str = Field(max_length=100)
+    critic_version: str = Field(max_length=100)
+    status: str = Field(max_length=32)
+    label: str | None = Field(default=None, max_length=16)
+    risk_score: float | None = Field(default=None)
+    risk_tags_json: str = Field(default="[]", sa_column=Column(Text, nullable=False, default="[]"))
+    explanation: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class SkippedRowRow(SQLModel, table=True):
+    """A dataset row skipped while loading a suite for a run, with file, line and reason."""
+
+    __tablename__ = "skipped_rows"
+    __table_args__ = (UniqueConstraint("run_id", "file", "line", name="uq_skipped"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: str = Field(max_length=64, index=True)
+    file: str = Field(max_length=500)
+    line: int
+    reason: str = Field(sa_column=Column(Text, nullable=False))
