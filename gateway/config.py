@@ -1,0 +1,518 @@
+"""The typed description of a run: what to send, to whom, how fast, and what it may cost.
+
+A run YAML file and the SDK's ``RunConfig`` are the same structure. Everything is frozen and
+rejects unknown fields, so a typo is an error that names the file, the field and its line.
+
+The run id is the hash of the run's *work definition* (``RunConfig.work_spec``): its name, suites,
+languages, kinds, attacks, targets' models, endpoints, adapters and decoding, the decoding grid,
+samples and case limit. Operational settings (rate limits, retries, budget, critic, database,
+cache, streaming) are left out on purpose: raising a budget or a rate limit and running the same
+file again resumes the same run instead of starting a new one.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from gateway.redaction import Redactor
+from gateway.types import CaseKind, Decoding, stable_hash
+
+DEFAULT_DB_URL = "sqlite+aiosqlite:///seval.db"
+SAMPLE_SUITE = "sample"
+
+AdapterName = Literal["litellm", "openai"]
+
+# Providers whose chat-completions API is the OpenAI protocol itself, so the lean `openai` adapter
+# sends exactly what litellm would. Values are the default base URLs (litellm's own defaults);
+# None means the provider has no public endpoint and `api_base` is required.
+OPENAI_COMPATIBLE_PROVIDERS: dict[str, str | None] = {
+    "openai": "https://api.openai.com/v1",
+    "hosted_vllm": None,
+    "deepseek": "https://api.deepseek.com/beta",
+    "dashscope": "https://dashscope.aliyuncs.com/compatible-mode/v1",
+    "groq": "https://api.groq.com/openai/v1",
+    "together_ai": "https://api.together.xyz/v1",
+    "openrouter": "https://openrouter.ai/api/v1",
+    "xai": "https://api.x.ai/v1",
+}
+
+# Providers only litellm speaks (their native protocols differ from OpenAI's).
+LITELLM_ONLY_PROVIDERS = frozenset(
+    {"anthropic", "azure", "azure_ai", "gemini", "vertex_ai", "bedrock", "mistral"}
+)
+
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_TARGET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]*$")
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DecodingSetting(_Frozen):
+    """One set of sampling parameters. An unset field is not sent (the vendor's default applies)."""
+
+    temperature: float | None = Field(default=None, ge=0.0, le=2.0, description="Sampling temperature.")
+    top_p: float | None = Field(default=None, gt=0.0, le=1.0, description="Nucleus sampling mass.")
+    max_tokens: int | None = Field(default=None, ge=1, description="Cap on completion tokens.")
+    seed: int | None = Field(default=None, description="Vendor-side sampling seed, where supported.")
+
+    def over(self, defaults: DecodingSetting) -> Decoding:
+        """This setting with ``defaults`` filling every field it leaves unset."""
+        return Decoding(
+            temperature=self.temperature if self.temperature is not None else defaults.temperature,
+            top_p=self.top_p if self.top_p is not None else defaults.top_p,
+            max_tokens=self.max_tokens if self.max_tokens is not None else defaults.max_tokens,
+            seed=self.seed if self.seed is not None else defaults.seed,
+        )
+
+
+_Temperature = Annotated[float, Field(ge=0.0, le=2.0)]
+_TopP = Annotated[float, Field(gt=0.0, le=1.0)]
+_MaxTokens = Annotated[int, Field(ge=1)]
+
+
+class DecodingGrid(_Frozen):
+    """A decoding sweep: the cross product of the listed values (S-Eval's decoding study)."""
+
+    temperatures: list[_Temperature | None] = Field(default=[None], min_length=1, description="Temperatures.")
+    top_ps: list[_TopP | None] = Field(default=[None], min_length=1, description="top_p values.")
+    max_tokens: list[_MaxTokens | None] = Field(default=[None], min_length=1, description="Completion caps.")
+    seeds: list[int | None] = Field(default=[None], min_length=1, description="Vendor sampling seeds.")
+
+    def settings(self) -> list[DecodingSetting]:
+        """Every combination, temperatures varying slowest."""
+        return [
+            DecodingSetting(temperature=t, top_p=p, max_tokens=m, seed=s)
+            for t, p, m, s in itertools.product(self.temperatures, self.top_ps, self.max_tokens, self.seeds)
+        ]
+
+
+class Limits(_Frozen):
+    """A target's rate limits. Targets sharing provider, key and model share one limiter."""
+
+    rpm: float | None = Field(default=None, gt=0, description="Requests per minute (None: no limit).")
+    tpm: float | None = Field(default=None, gt=0, description="Tokens per minute, prompt plus completion.")
+    max_in_flight: int = Field(default=16, ge=1, le=4096, description="Requests in flight at once.")
+
+
+class Prices(_Frozen):
+    """Prices in USD per million tokens, for models litellm's cost map does not know."""
+
+    input_per_1m: float = Field(ge=0, description="USD per 1M prompt tokens.")
+    output_per_1m: float = Field(ge=0, description="USD per 1M completion tokens.")
+
+
+class TargetConfig(_Frozen):
+    """One model under test."""
+
+    name: str = Field(description="Short unique name used in work keys, the store and reports.")
+    model: str = Field(
+        min_length=1,
+        description="litellm model string (`openai/gpt-4o`, `anthropic/...`, `azure/...`, `gemini/...`, "
+        "`bedrock/...`, `deepseek/...`, `dashscope/...`, `hosted_vllm/...`), or a bare model name "
+        "together with `api_base` for any OpenAI-compatible server.",
+    )
+    api_base: str | None = Field(default=None, description="Base URL of the endpoint (`http://host/v1`).")
+    api_key_env: str | None = Field(
+        default=None, description="NAME of the environment variable holding the API key (never the key)."
+    )
+    adapter: AdapterName = Field(
+        default="litellm",
+        description="`openai` (lean, exact for OpenAI-compatible endpoints) or `litellm` (every vendor). "
+        "Default: `openai` wherever it is exact, else `litellm`.",
+    )
+    limits: Limits = Field(default_factory=Limits, description="Rate limits for this target.")
+    decoding: DecodingSetting = Field(
+        default_factory=DecodingSetting, description="Defaults under the run's decoding settings."
+    )
+    prices: Prices | None = Field(default=None, description="Prices when litellm's cost map lacks the model.")
+
+    @field_validator("name")
+    @classmethod
+    def _name_shape(cls, v: str) -> str:
+        if not _TARGET_NAME.match(v) or len(v) > 200:
+            raise ValueError("use letters, digits and _ . : - (at most 200), starting with a letter or digit")
+        return v
+
+    @field_validator("api_key_env")
+    @classmethod
+    def _env_name(cls, v: str | None) -> str | None:
+        if v is not None and (not _ENV_NAME.match(v) or Redactor().redact(v) != v):
+            raise ValueError(
+                "must be the NAME of an environment variable (like OPENAI_API_KEY), never the key itself"
+            )
+        return v
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_adapter(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("adapter") is None and isinstance(data.get("model"), str):
+            data = dict(data)
+            data["adapter"] = default_adapter(data["model"], data.get("api_base"))
+        return data
+
+    @model_validator(mode="after")
+    def _check_endpoint(self) -> TargetConfig:
+        provider = self.provider
+        if provider is None and self.api_base is None:
+            raise ValueError(
+                f"model {self.model!r} has no provider prefix (like `openai/`); "
+                "give one, or set `api_base` for an OpenAI-compatible server"
+            )
+        if self.adapter == "openai":
+            if provider in LITELLM_ONLY_PROVIDERS and self.api_base is None:
+                raise ValueError(
+                    f"adapter `openai` cannot speak {provider}'s native API; use `litellm`, or set "
+                    "`api_base` to the vendor's OpenAI-compatible endpoint"
+                )
+            if self.openai_base_url is None:
+                raise ValueError(f"adapter `openai` needs `api_base` for provider {provider!r}")
+        return self
+
+    @property
+    def provider(self) -> str | None:
+        """The litellm provider prefix of ``model`` (``openai``), or None for a bare model name."""
+        return provider_of(self.model)
+
+    @property
+    def litellm_model(self) -> str:
+        """The model string litellm expects (bare names on an OpenAI-compatible URL get ``openai/``)."""
+        return self.model if self.provider is not None else f"openai/{self.model}"
+
+    @property
+    def wire_model(self) -> str:
+        """The model name sent on the wire to an OpenAI-compatible endpoint (prefix removed)."""
+        provider = self.provider
+        return self.model[len(provider) + 1 :] if provider is not None else self.model
+
+    @property
+    def openai_base_url(self) -> str | None:
+        """Base URL the `openai` adapter talks to: ``api_base`` or the provider's public endpoint."""
+        if self.api_base is not None:
+            return self.api_base
+        provider = self.provider
+        return OPENAI_COMPATIBLE_PROVIDERS.get(provider) if provider is not None else None
+
+    def work_spec(self) -> dict[str, Any]:
+        """The fields that change what this target answers (part of the run id)."""
+        return {
+            "name": self.name,
+            "model": self.model,
+            "api_base": self.api_base,
+            "adapter": self.adapter,
+            "decoding": self.decoding.model_dump(mode="json"),
+        }
+
+
+def provider_of(model: str) -> str | None:
+    """The provider prefix of a litellm model string, or None when it has none we know."""
+    head, sep, _ = model.partition("/")
+    if not sep:
+        return None
+    if head in OPENAI_COMPATIBLE_PROVIDERS or head in LITELLM_ONLY_PROVIDERS:
+        return head
+    return None
+
+
+def default_adapter(model: str, api_base: str | None) -> AdapterName:
+    """`openai` wherever the lean adapter is exact (OpenAI-compatible providers or a bare URL)."""
+    provider = provider_of(model)
+    if provider is None:
+        return "openai" if api_base is not None else "litellm"
+    if provider in OPENAI_COMPATIBLE_PROVIDERS:
+        return "openai" if (api_base is not None or OPENAI_COMPATIBLE_PROVIDERS[provider]) else "litellm"
+    return "litellm"
+
+
+class AttacksConfig(_Frozen):
+    """Attacks from the attack library to apply to the run's base cases."""
+
+    apply: list[str] = Field(default_factory=list, description="Attack names (see `seval attacks list`).")
+    seed: int = Field(default=0, description="Seed for template choice and randomness in the attacks.")
+    no_generator: bool = Field(
+        default=False,
+        description="Let rewrite attacks fall back to templates when no generator is configured "
+        "(recorded in each case's provenance).",
+    )
+    generator: TargetConfig | None = Field(
+        default=None, description="The generator model (Mt) for attacks that rewrite the prompt."
+    )
+
+    @field_validator("apply")
+    @classmethod
+    def _unique(cls, v: list[str]) -> list[str]:
+        if len(set(v)) != len(v):
+            raise ValueError("attack names must be unique")
+        return v
+
+
+class CriticConfig(_Frozen):
+    """How responses are scored."""
+
+    enabled: bool = Field(
+        default=True, description="False: store responses unscored (`seval critique` later)."
+    )
+    backend: str = Field(default="rules", description="Embedded critic backend, served in-process.")
+    url: str | None = Field(
+        default=None, description="Base URL of a running critic server (overrides backend)."
+    )
+    token_env: str | None = Field(default=None, description="NAME of the env var holding the critic token.")
+    batch_size: int = Field(default=64, ge=1, le=4096, description="Items per critic request.")
+    concurrency: int = Field(default=2, ge=1, le=64, description="Critic requests in flight.")
+
+    @field_validator("token_env")
+    @classmethod
+    def _env_name(cls, v: str | None) -> str | None:
+        if v is not None and (not _ENV_NAME.match(v) or Redactor().redact(v) != v):
+            raise ValueError("must be the NAME of an environment variable, never the token itself")
+        return v
+
+
+class BudgetConfig(_Frozen):
+    """Spending caps. When one is reached no new request is sent and the run says so in its status."""
+
+    max_usd: float | None = Field(
+        default=None, gt=0, description="Cap on the run's total spend (all sessions)."
+    )
+    max_calls: int | None = Field(default=None, ge=1, description="Cap on vendor calls in one invocation.")
+
+
+class RetryConfig(_Frozen):
+    """The one retry layer's policy (jittered exponential backoff, finite attempts, a deadline)."""
+
+    max_attempts: int = Field(default=5, ge=1, le=50, description="Attempts per item, first one included.")
+    initial_wait_s: float = Field(default=1.0, gt=0, description="First backoff wait.")
+    max_wait_s: float = Field(default=60.0, gt=0, description="Cap on one wait, Retry-After included.")
+    deadline_s: float = Field(default=600.0, gt=0, description="Per-item deadline over all attempts.")
+
+
+class RequestConfig(_Frozen):
+    """Per-request transport settings."""
+
+    stream: bool = Field(default=True, description="Stream responses (time to first token is recorded).")
+    timeout_s: float = Field(default=120.0, gt=0, description="Total time allowed for one attempt.")
+    idle_timeout_s: float = Field(default=60.0, gt=0, description="Longest silence allowed inside a stream.")
+    max_response_chars: int = Field(default=200_000, ge=1, description="Cap on stored response length.")
+    system: str | None = Field(default=None, description="Optional system prompt sent with every case.")
+
+
+def _decoding_shape(value: Any) -> str:
+    # A mapping is a grid, anything else a list of settings: one clear error instead of two.
+    return "DecodingGrid" if isinstance(value, dict | DecodingGrid) else "list[DecodingSetting]"
+
+
+class RunConfig(_Frozen):
+    """A whole run: suites x attacks x targets x decoding settings x samples, and how to send them."""
+
+    name: str = Field(min_length=1, max_length=200, description="Human name of the run.")
+    suites: list[str] = Field(min_length=1, description="Suite files or folders, or `sample` (built-in).")
+    languages: list[str] = Field(default=["en", "zh"], min_length=1, description="Languages to keep.")
+    kinds: list[CaseKind] = Field(
+        default=[CaseKind.BASE, CaseKind.ATTACK],
+        min_length=1,
+        description="`base` risk prompts and/or `attack` prompts (released rows and applied attacks).",
+    )
+    attacks: AttacksConfig = Field(
+        default_factory=AttacksConfig, description="Attacks applied from the library."
+    )
+    targets: list[TargetConfig] = Field(min_length=1, description="Models under test.")
+    decoding: Annotated[
+        Annotated[list[DecodingSetting], Tag("list[DecodingSetting]")]
+        | Annotated[DecodingGrid, Tag("DecodingGrid")],
+        Discriminator(_decoding_shape),
+    ] = Field(
+        default_factory=lambda: [DecodingSetting()],
+        description="A list of settings, or a grid (`{temperatures: [...], top_ps: [...]}`).",
+    )
+    samples: int = Field(default=1, ge=1, le=1000, description="Samples per (case, target, decoding).")
+    limit: int | None = Field(default=None, ge=1, description="Take at most this many cases from the suites.")
+    critic: CriticConfig = Field(default_factory=CriticConfig, description="Scoring settings.")
+    budget: BudgetConfig = Field(default_factory=BudgetConfig, description="Spending caps.")
+    retry: RetryConfig = Field(default_factory=RetryConfig, description="Retry policy.")
+    request: RequestConfig = Field(default_factory=RequestConfig, description="Transport settings.")
+    db_url: str = Field(
+        default=DEFAULT_DB_URL, description="SQLAlchemy URL of the store (SQLite or Postgres)."
+    )
+    cache: bool = Field(default=True, description="Reuse identical answers from earlier runs.")
+
+    @field_validator("languages")
+    @classmethod
+    def _langs(cls, v: list[str]) -> list[str]:
+        if len(set(v)) != len(v):
+            raise ValueError("languages must be unique")
+        return v
+
+    @field_validator("targets")
+    @classmethod
+    def _unique_targets(cls, v: list[TargetConfig]) -> list[TargetConfig]:
+        seen: set[str] = set()
+        for t in v:
+            if t.name in seen:
+                raise ValueError(f"target name {t.name!r} is used twice")
+            seen.add(t.name)
+        return v
+
+    @model_validator(mode="after")
+    def _attacks_need_attack_kind(self) -> RunConfig:
+        if self.attacks.apply and CaseKind.ATTACK not in self.kinds:
+            raise ValueError("attacks.apply is set but `attack` is not in kinds")
+        return self
+
+    def decoding_settings(self) -> list[DecodingSetting]:
+        """The run's decoding settings, in order (a grid expanded)."""
+        return self.decoding.settings() if isinstance(self.decoding, DecodingGrid) else list(self.decoding)
+
+    def decodings_for(self, target: TargetConfig) -> list[Decoding]:
+        """Effective decodings for one target: run settings over the target's defaults, de-duplicated."""
+        out: list[Decoding] = []
+        for setting in self.decoding_settings():
+            d = setting.over(target.decoding)
+            if d not in out:
+                out.append(d)
+        return out
+
+    def target(self, name: str) -> TargetConfig:
+        """The target called ``name``."""
+        for t in self.targets:
+            if t.name == name:
+                return t
+        raise KeyError(name)
+
+    def work_spec(self) -> dict[str, Any]:
+        """The run's work definition: what is sent to whom. Its hash is the run id."""
+        return {
+            "name": self.name,
+            "suites": list(self.suites),
+            "languages": list(self.languages),
+            "kinds": [str(k) for k in self.kinds],
+            "attacks": {
+                "apply": list(self.attacks.apply),
+                "seed": self.attacks.seed,
+                "no_generator": self.attacks.no_generator,
+                "generator": self.attacks.generator.work_spec() if self.attacks.generator else None,
+            },
+            "targets": [t.work_spec() for t in self.targets],
+            "decoding": [s.model_dump(mode="json") for s in self.decoding_settings()],
+            "samples": self.samples,
+            "limit": self.limit,
+            "system": self.request.system,
+        }
+
+    @property
+    def run_id(self) -> str:
+        """Hash of the canonical JSON of ``work_spec()``: the same work always gets the same id."""
+        return stable_hash(self.work_spec())
+
+    def spec_json(self) -> str:
+        """The full config as canonical JSON (stored with the run; holds env var names, never keys)."""
+        import json
+
+        return json.dumps(
+            self.model_dump(mode="json"), sort_keys=True, ensure_ascii=False, separators=(",", ":")
+        )
+
+    def key_env_names(self) -> list[str]:
+        """Every environment variable name that holds a secret for this run (for the redactor)."""
+        names = [t.api_key_env for t in self.targets if t.api_key_env]
+        if self.attacks.generator and self.attacks.generator.api_key_env:
+            names.append(self.attacks.generator.api_key_env)
+        if self.critic.token_env:
+            names.append(self.critic.token_env)
+        return names
+
+
+class ConfigError(ValueError):
+    """A run config could not be loaded; the message names the file, the field and the line."""
+
+
+def load_run_config(path: str | Path, **overrides: Any) -> RunConfig:
+    """Read a run YAML file. Relative suite paths are resolved against the file's folder.
+
+    ``overrides`` replace top-level fields before validation (the CLI's ``--db`` for instance).
+    Raises ``ConfigError`` naming the file, each bad field and its line.
+    """
+    import yaml
+
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{p}: cannot read run config: {exc.strerror or exc}") from None
+    try:
+        node = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"{p}{where}: invalid YAML: {problem}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{p}: a run config must be a mapping of fields, got {type(data).__name__}")
+    if isinstance(data.get("suites"), list):
+        data["suites"] = [_resolve_suite(s, p.parent) for s in data["suites"]]
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return RunConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, str(p), node)) from None
+
+
+def _resolve_suite(entry: object, base: Path) -> object:
+    if not isinstance(entry, str) or entry == SAMPLE_SUITE:
+        return entry
+    path = Path(entry).expanduser()
+    return str(path if path.is_absolute() else (base / path).resolve())
+
+
+def format_validation_error(exc: ValidationError, source: str, node: Any = None) -> str:
+    """One line per problem: ``source: field.path (line N): message``."""
+    lines = [f"{source}: invalid run config ({exc.error_count()} problem(s))"]
+    for err in exc.errors():
+        loc = [part for part in err["loc"] if not _is_union_tag(part)]
+        field = ".".join(str(part) for part in loc) or "(top level)"
+        line = _line_of(node, loc)
+        where = f" (line {line})" if line is not None else ""
+        lines.append(f"  {field}{where}: {err['msg']}")
+    return "\n".join(lines)
+
+
+def _is_union_tag(part: object) -> bool:
+    # pydantic names union branches in error locations (`list[DecodingSetting]`, `DecodingGrid`).
+    return isinstance(part, str) and (part.startswith("list[") or part[:1].isupper())
+
+
+def _line_of(node: Any, loc: list[int | str]) -> int | None:
+    """1-based line of the YAML node at ``loc`` (or of its deepest existing parent)."""
+    if node is None:
+        return None
+    line: int | None = node.start_mark.line + 1
+    for part in loc:
+        child = None
+        if isinstance(part, str) and getattr(node, "tag", "").endswith(":map"):
+            for key, value in node.value:
+                if key.value == part:
+                    child = value
+                    line = key.start_mark.line + 1
+                    break
+        elif isinstance(part, int) and getattr(node, "tag", "").endswith(":seq") and part < len(node.value):
+            child = node.value[part]
+            line = child.start_mark.line + 1
+        if child is None:
+            break
+        node = child
+    return line

@@ -1,0 +1,162 @@
+"""Run config: validation errors name the file, field and line; adapter defaults; run id."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gateway.config import ConfigError, RunConfig, TargetConfig, load_run_config
+
+GOOD = """\
+name: smoke
+suites: [sample, data/mine.jsonl]
+languages: [en]
+targets:
+  - name: gpt
+    model: openai/gpt-4o-mini
+    api_key_env: OPENAI_API_KEY
+    limits: {rpm: 500, tpm: 200000, max_in_flight: 8}
+  - name: claude
+    model: anthropic/claude-3-5-haiku-20241022
+  - name: local
+    model: qwen2.5-7b
+    api_base: http://127.0.0.1:8000/v1
+decoding:
+  temperatures: [0.0, 0.7]
+  top_ps: [1.0, 0.9]
+  max_tokens: [256]
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    p = tmp_path / "run.yaml"
+    p.write_text(text, encoding="utf-8")
+    return p
+
+
+def test_good_config_loads_with_defaults(tmp_path: Path) -> None:
+    cfg = load_run_config(write(tmp_path, GOOD))
+    assert cfg.suites[0] == "sample"
+    assert cfg.suites[1] == str((tmp_path / "data/mine.jsonl").resolve())
+    assert [t.adapter for t in cfg.targets] == ["openai", "litellm", "openai"]
+    local = cfg.target("local")
+    assert local.litellm_model == "openai/qwen2.5-7b"
+    assert local.wire_model == "qwen2.5-7b"
+    assert cfg.target("gpt").openai_base_url == "https://api.openai.com/v1"
+    decs = cfg.decodings_for(cfg.target("gpt"))
+    assert len(decs) == 4
+    assert {d.key for d in decs} == {
+        "t=0,p=1,max=256",
+        "t=0,p=0.9,max=256",
+        "t=0.7,p=1,max=256",
+        "t=0.7,p=0.9,max=256",
+    }
+
+
+@pytest.mark.parametrize(
+    ("model", "api_base", "adapter"),
+    [
+        ("openai/gpt-4o", None, "openai"),
+        ("deepseek/deepseek-chat", None, "openai"),
+        ("dashscope/qwen-max", None, "openai"),
+        ("hosted_vllm/llama", "http://h:8000/v1", "openai"),
+        ("hosted_vllm/llama", None, "litellm"),
+        ("anthropic/claude-3-5-haiku", None, "litellm"),
+        ("azure/my-deploy", None, "litellm"),
+        ("gemini/gemini-2.0-flash", None, "litellm"),
+        ("bedrock/anthropic.claude-v2", None, "litellm"),
+        ("some-model", "http://h/v1", "openai"),
+    ],
+)
+def test_adapter_default_per_provider(model: str, api_base: str | None, adapter: str) -> None:
+    t = TargetConfig(name="t", model=model, api_base=api_base)
+    assert t.adapter == adapter
+
+
+def test_openai_adapter_refused_for_native_apis() -> None:
+    with pytest.raises(ValueError, match="cannot speak anthropic"):
+        TargetConfig(name="t", model="anthropic/claude", adapter="openai")
+    with pytest.raises(ValueError, match="needs `api_base`"):
+        TargetConfig(name="t", model="hosted_vllm/llama", adapter="openai")
+
+
+def test_bare_model_without_url_is_an_error() -> None:
+    with pytest.raises(ValueError, match="no provider prefix"):
+        TargetConfig(name="t", model="gpt-4o")
+
+
+def test_key_value_instead_of_env_name_is_refused(tmp_path: Path) -> None:
+    text = GOOD.replace("OPENAI_API_KEY", "sk-proj-abcdefghijklmnopqrstuvwx")
+    with pytest.raises(ConfigError) as info:
+        load_run_config(write(tmp_path, text))
+    msg = str(info.value)
+    assert "targets.0.api_key_env (line 7)" in msg
+    assert "abcdefghijklmnop" not in msg  # the key itself is never echoed
+
+
+def test_unknown_field_names_file_field_and_line(tmp_path: Path) -> None:
+    text = GOOD.replace("    limits: {rpm: 500", "    limts: {rpm: 500")
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        load_run_config(path)
+    msg = str(info.value)
+    assert str(path) in msg
+    assert "targets.0.limts (line 8)" in msg
+    assert "Extra inputs are not permitted" in msg
+
+
+def test_bad_value_in_grid_names_the_field(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD.replace("temperatures: [0.0, 0.7]", "temperatures: [0.0, 9]"))
+    with pytest.raises(ConfigError) as info:
+        load_run_config(path)
+    msg = str(info.value)
+    assert "decoding.temperatures.1 (line 15): Input should be less than or equal to 2" in msg
+    assert "1 problem(s)" in msg
+
+
+def test_yaml_syntax_error_has_line(tmp_path: Path) -> None:
+    path = write(tmp_path, "name: x\nsuites: [sample\ntargets: []\n")
+    with pytest.raises(ConfigError, match=r"run.yaml \(line \d+, column \d+\): invalid YAML"):
+        load_run_config(path)
+
+
+def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read run config"):
+        load_run_config(tmp_path / "nope.yaml")
+
+
+def test_duplicate_target_names_rejected(tmp_path: Path) -> None:
+    text = GOOD.replace("name: claude", "name: gpt")
+    with pytest.raises(ConfigError, match="used twice"):
+        load_run_config(write(tmp_path, text))
+
+
+def test_config_is_frozen(tmp_path: Path) -> None:
+    cfg = load_run_config(write(tmp_path, GOOD))
+    with pytest.raises(ValueError, match="frozen"):
+        cfg.samples = 3  # type: ignore[misc]
+
+
+def test_run_id_depends_on_work_not_on_operational_settings(tmp_path: Path) -> None:
+    base = load_run_config(write(tmp_path, GOOD))
+    same = load_run_config(
+        write(tmp_path, GOOD.replace("rpm: 500", "rpm: 50") + "budget: {max_usd: 3}\ncache: false\n")
+    )
+    other = load_run_config(write(tmp_path, GOOD.replace("max_tokens: [256]", "max_tokens: [512]")))
+    assert base.run_id == same.run_id
+    assert base.run_id != other.run_id
+    assert len(base.run_id) == 32
+    # Same object through the SDK gives the same id as through YAML.
+    assert RunConfig.model_validate(base.model_dump()).run_id == base.run_id
+
+
+def test_overrides_replace_fields(tmp_path: Path) -> None:
+    cfg = load_run_config(write(tmp_path, GOOD), db_url="sqlite+aiosqlite:///x.db")
+    assert cfg.db_url == "sqlite+aiosqlite:///x.db"
+
+
+def test_attacks_need_attack_kind(tmp_path: Path) -> None:
+    text = GOOD + "kinds: [base]\nattacks: {apply: [code_injection]}\n"
+    with pytest.raises(ConfigError, match="attack` is not in kinds"):
+        load_run_config(write(tmp_path, text))
