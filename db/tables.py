@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlalchemy import Column, DateTime, Dialect, Index, Text, TypeDecorator, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -17,19 +17,46 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp that is always timezone-aware UTC in Python, on SQLite and Postgres alike.
+
+    Postgres stores ``timestamptz``; SQLite has no time zones, so values are stored as UTC and the
+    zone is attached again on the way out (otherwise readers would get naive datetimes there only).
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: store timestamps as timezone-aware UTC")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None or value.tzinfo is not None:
+            return value
+        return value.replace(tzinfo=UTC)
+
+
+def _stamp() -> Column[datetime]:
+    return Column(UTCDateTime(), nullable=False, default=utcnow)
+
+
 class RunRow(SQLModel, table=True):
     """One run: its frozen spec (JSON) and the spec's hash, which is also the run id."""
 
     __tablename__ = "runs"
 
     id: str = Field(primary_key=True, max_length=64)
-    name: str = Field(default="", max_length=200)
+    name: str = Field(default="", max_length=200, index=True)
     spec_json: str = Field(sa_column=Column(Text, nullable=False))
     spec_hash: str = Field(max_length=64, index=True)
     status: str = Field(default="created", max_length=40)
     status_detail: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
-    created_at: datetime = Field(default_factory=utcnow)
-    updated_at: datetime = Field(default_factory=utcnow)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_stamp())
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_stamp())
 
 
 class RunTargetRow(SQLModel, table=True):
@@ -52,6 +79,7 @@ class CaseRow(SQLModel, table=True):
     keyed by content hash, before they are sent, so a resumed run sends identical text."""
 
     __tablename__ = "cases"
+    __table_args__ = (Index("ix_cases_parent_attack", "parent_id", "attack"),)
 
     id: str = Field(primary_key=True, max_length=200)
     lang: str = Field(max_length=16)
@@ -64,6 +92,7 @@ class CaseRow(SQLModel, table=True):
     parent_id: str | None = Field(default=None, max_length=200)
     twin_id: str | None = Field(default=None, max_length=200)
     source: str = Field(default="", max_length=500)
+    line: int = Field(default=0)
     provenance_json: str = Field(default="{}", sa_column=Column(Text, nullable=False, default="{}"))
 
 
@@ -72,7 +101,7 @@ class ResponseRow(SQLModel, table=True):
 
     __tablename__ = "responses"
     __table_args__ = (
-        Index("ix_responses_run_target", "run_id", "target"),
+        Index("ix_responses_run_target_kind", "run_id", "target", "kind"),
         Index("ix_responses_cache_key", "cache_key"),
     )
 
@@ -104,7 +133,7 @@ class ResponseRow(SQLModel, table=True):
     attempts: int = Field(default=1)
     error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     cached_from: str | None = Field(default=None, max_length=64)
-    created_at: datetime = Field(default_factory=utcnow)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_stamp())
 
 
 class VerdictRow(SQLModel, table=True):
@@ -127,7 +156,7 @@ class VerdictRow(SQLModel, table=True):
     risk_tags_json: str = Field(default="[]", sa_column=Column(Text, nullable=False, default="[]"))
     explanation: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
-    created_at: datetime = Field(default_factory=utcnow)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_stamp())
 
 
 class SkippedRowRow(SQLModel, table=True):

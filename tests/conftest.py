@@ -103,9 +103,8 @@ def postgres_url(postgres_base_url: str) -> Iterator[str]:
 
     asyncio.run(run(f'CREATE SCHEMA "{schema}"'))
     sep = "&" if "?" in postgres_base_url else "?"
-    # asyncpg takes server_settings through the URL's query via SQLAlchemy's connect args;
-    # the store reads `search_path` from this option.
-    yield f"{postgres_base_url}{sep}options=-csearch_path%3D{schema}"
+    # db.engine turns a `search_path` query parameter into asyncpg's server_settings.
+    yield f"{postgres_base_url}{sep}search_path={schema}"
     asyncio.run(run(f'DROP SCHEMA "{schema}" CASCADE'))
 
 

@@ -1,0 +1,86 @@
+"""Bring a database's schema to the newest migration, safely when several processes start together.
+
+Alembic is configured in code (``script_location = db:migrations``), so this works from an installed
+package. The migration runs in one transaction that first takes a lock (``BEGIN IMMEDIATE`` on
+SQLite, a transaction-level advisory lock on Postgres) and only then reads the current revision: a
+second process waits, then finds the schema already current.
+"""
+
+from __future__ import annotations
+
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import inspect
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import SQLModel
+
+import db.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
+from db.engine import SQLITE_BEGIN_OPTION
+
+SCRIPT_LOCATION = "db:migrations"
+
+
+class SchemaError(RuntimeError):
+    """The database holds tables this version cannot migrate safely."""
+
+
+def _config(connection: Connection | None = None) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", SCRIPT_LOCATION)
+    cfg.attributes["connection"] = connection
+    return cfg
+
+
+def head_revision() -> str | None:
+    """The newest revision shipped with this package."""
+    return ScriptDirectory.from_config(_config()).get_current_head()
+
+
+async def current_revision(engine: AsyncEngine) -> str | None:
+    """The revision the database is at (``None`` for a database never migrated)."""
+    async with engine.connect() as conn:
+        return await conn.run_sync(lambda sync: MigrationContext.configure(sync).get_current_revision())
+
+
+async def upgrade(engine: AsyncEngine) -> None:
+    """Upgrade the schema to head under a lock.
+
+    A database whose tables were created without Alembic (``SQLModel.metadata.create_all``) is
+    stamped at head when it matches this version's schema exactly, and refused otherwise.
+    """
+    async with engine.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            conn = await conn.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})
+        async with conn.begin():
+            await conn.run_sync(_upgrade_locked)
+
+
+def schema_differences(connection: Connection) -> list[object]:
+    """What differs between the database's tables and ``db/tables.py`` (empty when they match)."""
+    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    return list(compare_metadata(context, SQLModel.metadata))
+
+
+def _upgrade_locked(connection: Connection) -> None:
+    if connection.dialect.name == "postgresql":
+        # Keyed by schema so that stores in different schemas of one database do not wait on each other.
+        connection.exec_driver_sql(
+            "SELECT pg_advisory_xact_lock(hashtext('seval-migrate:' || current_schema()))"
+        )
+    cfg = _config(connection)
+    current = MigrationContext.configure(connection).get_current_revision()
+    if current is None and inspect(connection).has_table("runs"):
+        differences = schema_differences(connection)
+        if differences:
+            raise SchemaError(
+                "the database has seval tables but no migration history, and they differ from this "
+                f"version's schema ({len(differences)} differences, first: {differences[0]!r}); "
+                "migrate it with the version that created it, or use a fresh database"
+            )
+        command.stamp(cfg, "head")
+        return
+    command.upgrade(cfg, "head")

@@ -1,0 +1,413 @@
+"""The result store: one async API over SQLite and Postgres (see docs/ARCHITECTURE.md, "Store").
+
+Bulk writes are SQLAlchemy Core inserts with the dialect's ``ON CONFLICT`` clause, executed many
+at a time with plain dicts, so saving the same work item twice keeps one row and costs little CPU.
+Reads that can be large (resume keys, items awaiting the critic) stream or page by key instead of
+loading whole tables.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable, Sequence
+from types import TracebackType
+from typing import Any
+
+from sqlalchemy import Table, and_, exists, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import SQLModel
+
+from db import migrate
+from db.engine import DEFAULT_URL, SQLITE_BEGIN_OPTION, create_engine, redact_url
+from db.records import (
+    case_to_row,
+    response_to_row,
+    row_to_case,
+    row_to_pending,
+    row_to_response,
+    skipped_to_row,
+    verdict_to_row,
+)
+from db.tables import RunRow, RunTargetRow, utcnow
+from gateway.types import (
+    Case,
+    Outcome,
+    PendingCritique,
+    ResponseRecord,
+    SkippedRow,
+    Verdict,
+    VerdictStatus,
+)
+
+_RUNS: Table = SQLModel.metadata.tables["runs"]
+_TARGETS: Table = SQLModel.metadata.tables["run_targets"]
+_CASES: Table = SQLModel.metadata.tables["cases"]
+_RESPONSES: Table = SQLModel.metadata.tables["responses"]
+_VERDICTS: Table = SQLModel.metadata.tables["verdicts"]
+_SKIPPED: Table = SQLModel.metadata.tables["skipped_rows"]
+
+# Keys per IN (...) list: well under every driver's bound-parameter limit.
+_IN_CHUNK = 500
+_STREAM_PARTITION = 10_000
+_CACHEABLE = (Outcome.COMPLETED.value, Outcome.BLOCKED_BY_VENDOR.value)
+_TARGET_FIELDS = ("target", "model", "adapter", "limit_key", "planned", "status", "status_detail")
+
+
+class StoreError(RuntimeError):
+    """The store could not be opened, or a reference it was given is ambiguous."""
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class Store:
+    """Async access to runs, cases, responses, verdicts and skipped rows. Build with ``Store.open``."""
+
+    def __init__(self, engine: AsyncEngine, *, max_text_chars: int) -> None:
+        if max_text_chars < 1:
+            raise ValueError(f"max_text_chars must be positive, got {max_text_chars}")
+        self._engine = engine
+        self._dialect = engine.dialect.name
+        # Write transactions on SQLite take the write lock up front (BEGIN IMMEDIATE), so a write
+        # that follows a read never fails on a lock upgrade; reads stay deferred and never block.
+        self._write_engine = engine.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})
+        self._max_text_chars = max_text_chars
+
+    @classmethod
+    async def open(
+        cls, url: str = DEFAULT_URL, *, max_text_chars: int = 100_000, create: bool = True
+    ) -> Store:
+        """Connect to ``url``; with ``create``, bring the schema up to date (Alembic, under a lock).
+
+        Without ``create`` the schema must already be current (``seval db upgrade``).
+        """
+        engine = create_engine(url)
+        try:
+            if create:
+                await migrate.upgrade(engine)
+            else:
+                current, head = await migrate.current_revision(engine), migrate.head_revision()
+                if current != head:
+                    raise StoreError(
+                        f"database {redact_url(url)} is at schema revision {current or 'none'}, "
+                        f"this version needs {head}: run `seval db upgrade --db URL`"
+                    )
+            return cls(engine, max_text_chars=max_text_chars)
+        except (DBAPIError, OSError) as exc:
+            await engine.dispose()
+            raise StoreError(f"cannot open database {redact_url(url)}: {type(exc).__name__}: {exc}") from exc
+        except BaseException:
+            await engine.dispose()
+            raise
+
+    async def close(self) -> None:
+        """Dispose of the engine and its pooled connections."""
+        await self._engine.dispose()
+
+    async def __aenter__(self) -> Store:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    @property
+    def engine(self) -> AsyncEngine:
+        """The ``AsyncEngine``, for report SQL."""
+        return self._engine
+
+    @property
+    def dialect(self) -> str:
+        """``"sqlite"`` or ``"postgresql"``."""
+        return self._dialect
+
+    @property
+    def max_text_chars(self) -> int:
+        """The cap on stored response text (longer text is cut and flagged ``truncated``)."""
+        return self._max_text_chars
+
+    # -- statements -------------------------------------------------------------------------
+
+    def _insert(self, table: Table) -> sqlite.Insert | postgresql.Insert:
+        if self._dialect == "sqlite":
+            return sqlite.insert(table)
+        return postgresql.insert(table)
+
+    def _insert_ignore(self, table: Table, keys: Sequence[str]) -> sqlite.Insert | postgresql.Insert:
+        return self._insert(table).on_conflict_do_nothing(index_elements=keys)
+
+    # -- runs and targets -------------------------------------------------------------------
+
+    async def start_run(
+        self, *, run_id: str, name: str, spec_json: str, targets: Sequence[RunTargetRow]
+    ) -> bool:
+        """Record a run and its targets. True when the run is new; on resume, targets' planned
+        counts are updated (and targets not seen before are added)."""
+        now = utcnow()
+        run = {
+            "id": run_id,
+            "name": name,
+            "spec_json": spec_json,
+            "spec_hash": run_id,
+            "status": "created",
+            "status_detail": "",
+            "created_at": now,
+            "updated_at": now,
+        }
+        target_rows = [{"run_id": run_id, **{f: getattr(t, f) for f in _TARGET_FIELDS}} for t in targets]
+        async with self._write_engine.begin() as conn:
+            result = await conn.execute(self._insert_ignore(_RUNS, ["id"]), run)
+            is_new = result.rowcount == 1
+            if not is_new:
+                await conn.execute(update(_RUNS).where(_RUNS.c.id == run_id).values(updated_at=now))
+            if target_rows:
+                stmt = self._insert(_TARGETS)
+                upsert = stmt.on_conflict_do_update(
+                    index_elements=["run_id", "target"], set_={"planned": stmt.excluded.planned}
+                )
+                await conn.execute(upsert, target_rows)
+        return is_new
+
+    async def set_run_status(self, run_id: str, status: str, detail: str = "") -> None:
+        """Set a run's status and detail text. Raises ``LookupError`` for an unknown run."""
+        async with self._write_engine.begin() as conn:
+            result = await conn.execute(
+                update(_RUNS)
+                .where(_RUNS.c.id == run_id)
+                .values(status=status, status_detail=detail, updated_at=utcnow())
+            )
+            if result.rowcount == 0:
+                raise LookupError(f"no run {run_id!r}")
+
+    async def set_target_status(self, run_id: str, target: str, status: str, detail: str = "") -> None:
+        """Set one target's status and detail. Raises ``LookupError`` for an unknown run or target."""
+        async with self._write_engine.begin() as conn:
+            result = await conn.execute(
+                update(_TARGETS)
+                .where(_TARGETS.c.run_id == run_id, _TARGETS.c.target == target)
+                .values(status=status, status_detail=detail)
+            )
+            if result.rowcount == 0:
+                raise LookupError(f"no target {target!r} in run {run_id!r}")
+
+    async def get_run(self, ref: str) -> RunRow | None:
+        """The run with id ``ref``, else the one whose id starts with ``ref`` if only one does, else the
+        latest run named ``ref``. Raises ``StoreError`` when ``ref`` is an ambiguous prefix and no name."""
+        if not ref:
+            return None
+        async with self._engine.connect() as conn:
+            exact = (await conn.execute(select(_RUNS).where(_RUNS.c.id == ref))).mappings().first()
+            if exact is not None:
+                return RunRow(**exact)
+            by_prefix = (
+                (
+                    await conn.execute(
+                        select(_RUNS).where(_RUNS.c.id.startswith(ref, autoescape=True)).limit(2)
+                    )
+                )
+                .mappings()
+                .all()
+            )
+            if len(by_prefix) == 1:
+                return RunRow(**by_prefix[0])
+            by_name = (
+                (
+                    await conn.execute(
+                        select(_RUNS)
+                        .where(_RUNS.c.name == ref)
+                        .order_by(_RUNS.c.created_at.desc(), _RUNS.c.id.desc())
+                        .limit(1)
+                    )
+                )
+                .mappings()
+                .first()
+            )
+        if by_name is not None:
+            return RunRow(**by_name)
+        if by_prefix:
+            raise StoreError(f"run reference {ref!r} matches several run ids: give more characters")
+        return None
+
+    async def list_runs(self) -> list[RunRow]:
+        """Every run, newest first."""
+        async with self._engine.connect() as conn:
+            result = await conn.execute(select(_RUNS).order_by(_RUNS.c.created_at.desc(), _RUNS.c.id))
+            return [RunRow(**row) for row in result.mappings()]
+
+    async def run_targets(self, run_id: str) -> list[RunTargetRow]:
+        """A run's targets, by target name."""
+        async with self._engine.connect() as conn:
+            result = await conn.execute(
+                select(_TARGETS).where(_TARGETS.c.run_id == run_id).order_by(_TARGETS.c.target)
+            )
+            return [RunTargetRow(**row) for row in result.mappings()]
+
+    # -- cases ------------------------------------------------------------------------------
+
+    async def save_cases(self, cases: Iterable[Case]) -> None:
+        """Store cases; a case whose id is already stored is left as it is."""
+        rows = [case_to_row(case) for case in cases]
+        if not rows:
+            return
+        async with self._write_engine.begin() as conn:
+            await conn.execute(self._insert_ignore(_CASES, ["id"]), rows)
+
+    async def get_cases(self, ids: Iterable[str]) -> dict[str, Case]:
+        """The stored cases among ``ids``, by id (unknown ids are absent)."""
+        unique = list(dict.fromkeys(ids))
+        found: dict[str, Case] = {}
+        async with self._engine.connect() as conn:
+            for chunk in _chunks(unique, _IN_CHUNK):
+                result = await conn.execute(select(_CASES).where(_CASES.c.id.in_(chunk)))
+                for row in result.mappings():
+                    found[row["id"]] = row_to_case(row)
+        return found
+
+    async def cases_by_parent(self, parent_id: str, attack: str | None) -> list[Case]:
+        """The stored cases made from ``parent_id`` by ``attack`` (``None``: no attack), by id."""
+        attack_match = _CASES.c.attack.is_(None) if attack is None else _CASES.c.attack == attack
+        async with self._engine.connect() as conn:
+            result = await conn.execute(
+                select(_CASES).where(_CASES.c.parent_id == parent_id, attack_match).order_by(_CASES.c.id)
+            )
+            return [row_to_case(row) for row in result.mappings()]
+
+    # -- responses --------------------------------------------------------------------------
+
+    async def done_keys(self, run_id: str, target: str | None = None) -> set[str]:
+        """Work keys of ``run_id`` (optionally one target) that have a stored response, streamed."""
+        query = select(_RESPONSES.c.work_key).where(_RESPONSES.c.run_id == run_id)
+        if target is not None:
+            query = query.where(_RESPONSES.c.target == target)
+        keys: set[str] = set()
+        async with self._engine.connect() as conn:
+            result = await conn.stream_scalars(query, execution_options={"yield_per": _STREAM_PARTITION})
+            async for part in result.partitions():
+                keys.update(part)
+        return keys
+
+    async def save_responses(self, rows: Sequence[ResponseRecord]) -> int:
+        """Store responses, idempotently on (run_id, work_key); returns how many rows were new.
+
+        NUL bytes are stripped and text longer than ``max_text_chars`` is cut with ``truncated`` set.
+        """
+        if not rows:
+            return 0
+        now = utcnow()
+        values = [response_to_row(rec, self._max_text_chars, now) for rec in rows]
+        stmt = self._insert_ignore(_RESPONSES, ["run_id", "work_key"])
+        async with self._write_engine.begin() as conn:
+            if self._dialect == "sqlite":
+                # sqlite3's executemany rowcount counts only the rows actually inserted.
+                return (await conn.execute(stmt, values)).rowcount
+            # asyncpg reports no executemany rowcount; RETURNING lists the inserted keys instead.
+            result = await conn.execute(stmt.returning(_RESPONSES.c.work_key), values)
+            return len(result.all())
+
+    async def find_cached(self, cache_keys: Iterable[str]) -> dict[str, ResponseRecord]:
+        """For each cache key with a COMPLETED or BLOCKED_BY_VENDOR response in any run, the earliest one."""
+        unique = list(dict.fromkeys(cache_keys))
+        found: dict[str, ResponseRecord] = {}
+        async with self._engine.connect() as conn:
+            for chunk in _chunks(unique, _IN_CHUNK):
+                result = await conn.execute(
+                    select(_RESPONSES)
+                    .where(_RESPONSES.c.cache_key.in_(chunk), _RESPONSES.c.outcome.in_(_CACHEABLE))
+                    .order_by(_RESPONSES.c.created_at, _RESPONSES.c.run_id, _RESPONSES.c.work_key)
+                )
+                for row in result.mappings():
+                    if row["cache_key"] not in found:
+                        found[row["cache_key"]] = row_to_response(row)
+        return found
+
+    async def spent_usd(self, run_id: str) -> float:
+        """Total cost in USD of the responses stored for ``run_id``."""
+        async with self._engine.connect() as conn:
+            total = await conn.scalar(
+                select(func.coalesce(func.sum(_RESPONSES.c.cost_usd), 0.0)).where(
+                    _RESPONSES.c.run_id == run_id
+                )
+            )
+        return float(total or 0.0)
+
+    # -- verdicts ---------------------------------------------------------------------------
+
+    async def save_verdicts(self, run_id: str, verdicts: Sequence[Verdict]) -> None:
+        """Upsert verdicts per (run, work key = ``Verdict.id``, critic, critic version).
+
+        A CRITIC_ERROR never replaces a SCORED verdict of the same critic version (a failed rescore
+        keeps the earlier score); within one call the last verdict for a key wins.
+        """
+        if not verdicts:
+            return
+        now = utcnow()
+        latest = {(v.id, v.critic, v.critic_version): v for v in verdicts}
+        values = [verdict_to_row(run_id, v, self._max_text_chars, now) for v in latest.values()]
+        stmt = self._insert(_VERDICTS)
+        replaced = ("status", "label", "risk_score", "risk_tags_json", "explanation", "error", "created_at")
+        upsert = stmt.on_conflict_do_update(
+            index_elements=["run_id", "work_key", "critic", "critic_version"],
+            set_={name: stmt.excluded[name] for name in replaced},
+            where=or_(
+                stmt.excluded.status == VerdictStatus.SCORED.value,
+                _VERDICTS.c.status != VerdictStatus.SCORED.value,
+            ),
+        )
+        async with self._write_engine.begin() as conn:
+            await conn.execute(upsert, values)
+
+    async def pending_critique(
+        self, run_id: str, critic: str, critic_version: str, *, rescore: bool = False, batch_size: int = 256
+    ) -> AsyncIterator[list[PendingCritique]]:
+        """Batches of COMPLETED responses of ``run_id`` that lack a SCORED verdict from this critic
+        version (all COMPLETED responses with ``rescore``), with their prompt text, in work-key order.
+
+        Pages by key (each batch is a short query of its own), so verdicts saved between batches
+        neither skip nor repeat items. Responses whose case is not stored are not yielded.
+        """
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be positive, got {batch_size}")
+        r, c, v = _RESPONSES, _CASES, _VERDICTS
+        query = (
+            select(r.c.work_key, r.c.text, r.c.lang, r.c.dimension, c.c.text.label("prompt"))
+            .select_from(r.join(c, c.c.id == r.c.case_id))
+            .where(r.c.run_id == run_id, r.c.outcome == Outcome.COMPLETED.value)
+            .order_by(r.c.work_key)
+            .limit(batch_size)
+        )
+        if not rescore:
+            scored = exists().where(
+                and_(
+                    v.c.run_id == r.c.run_id,
+                    v.c.work_key == r.c.work_key,
+                    v.c.critic == critic,
+                    v.c.critic_version == critic_version,
+                    v.c.status == VerdictStatus.SCORED.value,
+                )
+            )
+            query = query.where(~scored)
+        after: str | None = None
+        while True:
+            page = query if after is None else query.where(r.c.work_key > after)
+            async with self._engine.connect() as conn:
+                rows = (await conn.execute(page)).mappings().all()
+            if not rows:
+                return
+            yield [row_to_pending(run_id, row) for row in rows]
+            if len(rows) < batch_size:
+                return
+            after = rows[-1]["work_key"]
+
+    # -- skipped rows -----------------------------------------------------------------------
+
+    async def save_skipped(self, run_id: str, rows: Sequence[SkippedRow]) -> None:
+        """Store skipped dataset rows for a run; the same (file, line) is kept once."""
+        if not rows:
+            return
+        values = [skipped_to_row(run_id, row) for row in rows]
+        async with self._write_engine.begin() as conn:
+            await conn.execute(self._insert_ignore(_SKIPPED, ["run_id", "file", "line"]), values)

@@ -1,0 +1,352 @@
+"""The store against SQLite in a temp dir and the real Postgres (the ``db_url`` fixture)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy import select, text
+
+from db.store import Store, StoreError
+from db.tables import RunTargetRow
+from gateway.types import (
+    Case,
+    CaseKind,
+    Label,
+    Outcome,
+    ResponseRecord,
+    SkippedRow,
+    Verdict,
+    VerdictStatus,
+)
+
+RUN = "r" * 32
+
+
+def make_case(case_id: str = "c1", **changes: object) -> Case:
+    base = Case(id=case_id, lang="en", text=f"prompt {case_id}", dimension="CI", risk_id="CI")
+    return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
+
+
+def make_response(key: str, *, run_id: str = RUN, case_id: str = "c1", **changes: object) -> ResponseRecord:
+    rec = ResponseRecord(
+        run_id=run_id,
+        work_key=key,
+        case_id=case_id,
+        target="sim-a",
+        decoding_key="default",
+        decoding_json="{}",
+        sample_index=0,
+        lang="en",
+        dimension="CI",
+        risk_id="CI",
+        kind="base",
+        attack=None,
+        parent_case_id=None,
+        cache_key=f"cache-{key}",
+        outcome=Outcome.COMPLETED,
+        finish_reason="stop",
+        vendor_code=None,
+        status_code=200,
+        text=f"answer {key}",
+        truncated=False,
+        prompt_tokens=10,
+        completion_tokens=20,
+        cost_usd=0.25,
+        latency_ms=12.5,
+        ttft_ms=3.0,
+        attempts=1,
+        error=None,
+    )
+    return dataclasses.replace(rec, **changes)  # type: ignore[arg-type]
+
+
+def make_verdict(key: str, *, critic: str = "rules", version: str = "1", **changes: object) -> Verdict:
+    verdict = Verdict(
+        id=key,
+        status=VerdictStatus.SCORED,
+        label=Label.SAFE,
+        risk_score=0.1,
+        risk_tags=("CI",),
+        explanation="refuses",
+        critic=critic,
+        critic_version=version,
+    )
+    return dataclasses.replace(verdict, **changes)  # type: ignore[arg-type]
+
+
+def target_row(target: str, planned: int) -> RunTargetRow:
+    return RunTargetRow(run_id="", target=target, model=f"openai/{target}", limit_key=target, planned=planned)
+
+
+@pytest.fixture
+async def store(db_url: str) -> AsyncIterator[Store]:
+    opened = await Store.open(db_url, max_text_chars=50)
+    try:
+        yield opened
+    finally:
+        await opened.close()
+
+
+async def started(store: Store, run_id: str = RUN, name: str = "nightly") -> Store:
+    await store.start_run(run_id=run_id, name=name, spec_json='{"x": 1}', targets=[target_row("sim-a", 3)])
+    return store
+
+
+async def test_dialect_follows_url(store: Store, db_url: str) -> None:
+    assert store.dialect == ("sqlite" if db_url.startswith("sqlite") else "postgresql")
+
+
+async def test_start_and_resume_run_updates_planned_counts(store: Store) -> None:
+    assert await store.start_run(run_id=RUN, name="n", spec_json="{}", targets=[target_row("a", 5)])
+    resumed = await store.start_run(
+        run_id=RUN, name="n", spec_json="{}", targets=[target_row("a", 7), target_row("b", 2)]
+    )
+    assert resumed is False
+    targets = await store.run_targets(RUN)
+    assert [(t.run_id, t.target, t.planned, t.model) for t in targets] == [
+        (RUN, "a", 7, "openai/a"),
+        (RUN, "b", 2, "openai/b"),
+    ]
+    run = await store.get_run(RUN)
+    assert run is not None
+    assert (run.name, run.spec_hash, run.status) == ("n", RUN, "created")
+    assert run.created_at.tzinfo is not None
+    assert run.updated_at >= run.created_at
+
+
+async def test_statuses(store: Store) -> None:
+    await started(store)
+    await store.set_run_status(RUN, "running", "2 targets")
+    await store.set_target_status(RUN, "sim-a", "paused", "quota exhausted")
+    run = await store.get_run(RUN)
+    assert run is not None
+    assert (run.status, run.status_detail) == ("running", "2 targets")
+    (target,) = await store.run_targets(RUN)
+    assert (target.status, target.status_detail) == ("paused", "quota exhausted")
+    with pytest.raises(LookupError, match="no run"):
+        await store.set_run_status("missing", "running")
+    with pytest.raises(LookupError, match="no target"):
+        await store.set_target_status(RUN, "nope", "paused")
+
+
+async def test_get_run_by_id_prefix_and_name(store: Store) -> None:
+    await started(store, "abc111", name="sweep")
+    await started(store, "abc222", name="sweep")
+    await started(store, "def333", name="other")
+    found = await store.get_run("abc1")
+    assert found is not None
+    assert found.id == "abc111"
+    latest = await store.get_run("sweep")
+    assert latest is not None
+    assert latest.id == "abc222"
+    by_name = await store.get_run("other")
+    assert by_name is not None
+    assert by_name.id == "def333"
+    with pytest.raises(StoreError, match="several run ids"):
+        await store.get_run("abc")
+    assert await store.get_run("zzz") is None
+    assert await store.get_run("") is None
+    assert await store.get_run("%") is None  # LIKE wildcards are escaped
+    assert [r.id for r in await store.list_runs()] == ["def333", "abc222", "abc111"]
+
+
+async def test_cases_round_trip(store: Store) -> None:
+    base = make_case("b1", source="base_risk_set_en_small.jsonl", line=7, twin_id="zh-1")
+    attacked = make_case(
+        "h1",
+        kind=CaseKind.ATTACK,
+        attack="dan",
+        parent_id="b1",
+        provenance=(("attack", "dan"), ("version", "1"), ("seed", "3")),
+        text="attacked \x00text",
+    )
+    await store.save_cases([base, attacked])
+    await store.save_cases([dataclasses.replace(base, text="changed")])  # insert-or-ignore by id
+    got = await store.get_cases(["b1", "h1", "unknown", "b1"])
+    assert got["b1"] == base
+    assert got["h1"] == dataclasses.replace(attacked, text="attacked text")
+    assert got["h1"].provenance_dict() == {"attack": "dan", "version": "1", "seed": "3"}
+    assert await store.cases_by_parent("b1", "dan") == [got["h1"]]
+    assert await store.cases_by_parent("b1", "other") == []
+
+
+async def test_save_responses_twice_keeps_one_row_per_key(store: Store) -> None:
+    await started(store)
+    batch = [make_response(f"k{i}") for i in range(5)]
+    assert await store.save_responses(batch) == 5
+    again = [*batch, make_response("k5"), make_response("k5")]
+    assert await store.save_responses(again) == 1
+    async with store.engine.connect() as conn:
+        count = await conn.scalar(text("SELECT COUNT(*) FROM responses"))
+    assert count == 6
+    assert await store.done_keys(RUN) == {f"k{i}" for i in range(6)}
+
+
+async def test_nul_bytes_stripped_and_long_text_truncated(store: Store) -> None:
+    await started(store)
+    long = "x" * 80
+    await store.save_responses(
+        [
+            make_response(
+                "nul", text="a\x00b", error="bad\x00", finish_reason="st\x00op", vendor_code="v" * 300
+            ),
+            make_response("long", text=long),
+            make_response("flagged", text="short", truncated=True),
+        ]
+    )
+    cached = await store.find_cached(["cache-nul", "cache-long", "cache-flagged"])
+    assert cached["cache-nul"].text == "ab"
+    assert cached["cache-nul"].error == "bad"
+    assert cached["cache-nul"].finish_reason == "stop"
+    assert cached["cache-nul"].vendor_code == "v" * 200
+    assert cached["cache-nul"].truncated is False
+    assert cached["cache-long"].text == long[:50]
+    assert cached["cache-long"].truncated is True
+    assert cached["cache-flagged"].truncated is True
+
+
+async def test_find_cached_only_completed_or_blocked_from_any_run(store: Store) -> None:
+    await started(store)
+    await started(store, "other-run")
+    stored = [
+        make_response("a", cache_key="ck1"),
+        make_response("b", cache_key="ck2", outcome=Outcome.BLOCKED_BY_VENDOR, text=""),
+        make_response("c", cache_key="ck3", outcome=Outcome.FAILED_TRANSIENT),
+        make_response("d", cache_key="ck4", outcome=Outcome.INCOMPLETE),
+    ]
+    await store.save_responses(stored)
+    await store.save_responses([make_response("e", run_id="other-run", cache_key="ck1", text="later")])
+    found = await store.find_cached(["ck1", "ck2", "ck3", "ck4", "ck5"])
+    assert set(found) == {"ck1", "ck2"}
+    assert found["ck1"] == stored[0]
+    assert found["ck2"].outcome is Outcome.BLOCKED_BY_VENDOR
+
+
+async def test_done_keys_by_target(store: Store) -> None:
+    await started(store)
+    await store.save_responses(
+        [make_response("a1"), make_response("b1", target="sim-b"), make_response("b2", target="sim-b")]
+    )
+    assert await store.done_keys(RUN, "sim-b") == {"b1", "b2"}
+    assert await store.done_keys(RUN, "sim-c") == set()
+    assert await store.done_keys("nothing") == set()
+
+
+async def test_spent_usd(store: Store) -> None:
+    await started(store)
+    assert await store.spent_usd(RUN) == 0.0
+    await store.save_responses([make_response("a"), make_response("b", cost_usd=1.5)])
+    assert await store.spent_usd(RUN) == pytest.approx(1.75)
+
+
+async def test_verdict_upsert_per_critic_and_version(store: Store) -> None:
+    await started(store)
+    await store.save_responses([make_response("k1")])
+    await store.save_verdicts(RUN, [make_verdict("k1"), make_verdict("k1", critic="judge", version="2")])
+    await store.save_verdicts(RUN, [make_verdict("k1", label=Label.UNSAFE, risk_score=0.9)])
+    # A failed rescore keeps the earlier score.
+    await store.save_verdicts(
+        RUN,
+        [make_verdict("k1", critic="judge", version="2", status=VerdictStatus.CRITIC_ERROR, label=None)],
+    )
+    async with store.engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                text(
+                    "SELECT critic, critic_version, status, label, risk_score, risk_tags_json "
+                    "FROM verdicts ORDER BY critic"
+                )
+            )
+        ).all()
+    assert [tuple(r) for r in rows] == [
+        ("judge", "2", "SCORED", "safe", 0.1, '["CI"]'),
+        ("rules", "1", "SCORED", "unsafe", 0.9, '["CI"]'),
+    ]
+
+
+async def test_pending_critique(store: Store) -> None:
+    await started(store)
+    await store.save_cases([make_case("c1"), make_case("c2", lang="zh", text="提示")])
+    await store.save_responses(
+        [make_response(f"k{i}", case_id="c1") for i in range(5)]
+        + [
+            make_response("z", case_id="c2", lang="zh"),
+            make_response("failed", outcome=Outcome.FAILED_PERMANENT),
+            make_response("blocked", outcome=Outcome.BLOCKED_BY_VENDOR),
+            make_response("orphan", case_id="not-stored"),
+        ]
+    )
+    await store.save_verdicts(
+        RUN,
+        [
+            make_verdict("k0"),
+            make_verdict("k1", status=VerdictStatus.CRITIC_ERROR, label=None, risk_score=None),
+            make_verdict("k2", critic="other"),
+        ],
+    )
+
+    async def keys(**kwargs: object) -> list[list[str]]:
+        return [
+            [p.work_key for p in batch]
+            async for batch in store.pending_critique(RUN, "rules", "1", batch_size=2, **kwargs)  # type: ignore[arg-type]
+        ]
+
+    assert await keys() == [["k1", "k2"], ["k3", "k4"], ["z"]]
+    assert await keys(rescore=True) == [["k0", "k1"], ["k2", "k3"], ["k4", "z"]]
+    batches = [b async for b in store.pending_critique(RUN, "rules", "1", batch_size=10)]
+    (zh,) = [p for p in batches[0] if p.work_key == "z"]
+    assert (zh.prompt, zh.response, zh.lang, zh.dimension, zh.run_id) == ("提示", "answer z", "zh", "CI", RUN)
+
+
+async def test_pending_critique_survives_verdicts_saved_between_batches(store: Store) -> None:
+    await started(store)
+    await store.save_cases([make_case("c1")])
+    await store.save_responses([make_response(f"k{i:02d}") for i in range(7)])
+    seen: list[str] = []
+    async for batch in store.pending_critique(RUN, "rules", "1", batch_size=3):
+        seen.extend(p.work_key for p in batch)
+        await store.save_verdicts(RUN, [make_verdict(p.work_key) for p in batch])
+    assert seen == [f"k{i:02d}" for i in range(7)]
+    assert [b async for b in store.pending_critique(RUN, "rules", "1")] == []
+
+
+async def test_skipped_rows(store: Store) -> None:
+    await started(store)
+    rows = [SkippedRow("a.jsonl", 3, "invalid JSON"), SkippedRow("a.jsonl", 9, "empty\x00 prompt")]
+    await store.save_skipped(RUN, rows)
+    await store.save_skipped(RUN, rows[:1])
+    async with store.engine.connect() as conn:
+        stored = (await conn.execute(text("SELECT file, line, reason FROM skipped_rows ORDER BY line"))).all()
+    assert [tuple(r) for r in stored] == [("a.jsonl", 3, "invalid JSON"), ("a.jsonl", 9, "empty prompt")]
+
+
+async def test_response_round_trip_is_exact(store: Store) -> None:
+    await started(store)
+    rec = make_response(
+        "rt",
+        attack="dan",
+        kind="attack",
+        parent_case_id="c0",
+        decoding_key="t=0.7",
+        decoding_json=json.dumps({"temperature": 0.7}),
+        sample_index=2,
+        ttft_ms=None,
+        status_code=None,
+        error="RateLimitError: slow down",
+        attempts=4,
+        cached_from="prev-run",
+    )
+    await store.save_responses([rec])
+    assert (await store.find_cached([rec.cache_key]))[rec.cache_key] == rec
+
+
+async def test_open_without_create_requires_current_schema(db_url: str) -> None:
+    with pytest.raises(StoreError, match="seval db upgrade"):
+        await Store.open(db_url, create=False)
+    async with await Store.open(db_url):
+        pass
+    async with await Store.open(db_url, create=False) as reopened, reopened.engine.connect() as conn:
+        assert (await conn.execute(select(text("1")))).scalar() == 1
