@@ -1,0 +1,221 @@
+"""The one batched writer: responses and verdicts go to the store in batches from a single task.
+
+Producers ``await put_response(...)`` / ``put_verdicts(...)``: an append to a bounded buffer, with no
+task or future per item; they wait only while the buffer is full (backpressure). The writer task
+writes a batch when ``max_batch`` rows are waiting or ``max_delay_s`` after the first of them
+arrived, whichever comes first. A failed write stops the writer and is raised to every later
+caller (``put_*``, ``flush``, leaving the context): rows are never silently dropped, and rows not
+written are simply absent from the store, so a resumed run redoes them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from types import TracebackType
+from typing import Protocol
+
+from gateway.types import ResponseRecord, Verdict
+
+
+class WriterError(RuntimeError):
+    """A batch could not be written; the original database error is the ``__cause__``."""
+
+
+class BatchStore(Protocol):
+    """What the writer needs from ``db.store.Store``."""
+
+    async def save_responses(self, rows: list[ResponseRecord]) -> int:
+        """Store responses idempotently; the number of new rows."""
+        ...
+
+    async def save_verdicts(self, run_id: str, verdicts: list[Verdict]) -> None:
+        """Upsert verdicts for one run."""
+        ...
+
+
+_Item = ResponseRecord | tuple[str, Verdict]
+
+
+class BatchWriter:
+    """Batches writes to the store from one background task. Use as an async context manager.
+
+    ``max_queue`` (default four batches) bounds the rows waiting to be written; ``put_*`` waits
+    while it is full.
+    """
+
+    def __init__(
+        self,
+        store: BatchStore,
+        *,
+        max_batch: int = 500,
+        max_delay_s: float = 0.2,
+        max_queue: int | None = None,
+    ) -> None:
+        if max_batch < 1:
+            raise ValueError(f"max_batch must be positive, got {max_batch}")
+        if max_delay_s < 0:
+            raise ValueError(f"max_delay_s must not be negative, got {max_delay_s}")
+        self._store = store
+        self._max_batch = max_batch
+        self._max_delay_s = max_delay_s
+        self._max_queue = max_queue if max_queue is not None else 4 * max_batch
+        if self._max_queue < max_batch:
+            raise ValueError(f"max_queue ({self._max_queue}) must be at least max_batch ({max_batch})")
+        self._buffer: deque[_Item] = deque()
+        self._queued = 0  # rows ever put
+        self._written = 0  # rows ever written: always the oldest `_written` of the queued ones
+        self._flush_to = 0  # write without delay until this many rows are written
+        self._inserted = 0
+        self._batches = 0
+        self._closing = False
+        self._stopped = False
+        self._error: Exception | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._has_rows = asyncio.Event()  # buffer not empty (or closing)
+        self._batch_ready = asyncio.Event()  # a full batch waits, a flush was asked for, or closing
+        self._has_room = asyncio.Event()  # buffer below max_queue (or the writer stopped)
+        self._has_room.set()
+        self._progress = asyncio.Condition()  # notified after every batch and when the writer stops
+
+    async def __aenter__(self) -> BatchWriter:
+        if self._task is not None:
+            raise RuntimeError("BatchWriter already started")
+        self._task = asyncio.create_task(self._run(), name="seval-batch-writer")
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        """Write everything still queued, then stop. A write error is raised unless the block is
+        already raising (then the block's exception wins)."""
+        task = self._task
+        if task is None:
+            return
+        self._closing = True
+        self._has_rows.set()
+        self._batch_ready.set()
+        try:
+            # Draining continues even when the block was cancelled (Ctrl-C): rows already paid for
+            # are worth keeping. A second cancellation stops the writer.
+            await asyncio.wait({task})
+        except asyncio.CancelledError:
+            task.cancel()
+            raise
+        if exc is None:
+            self._raise_if_failed()
+            if self.pending:
+                raise WriterError(f"the batch writer stopped with {self.pending} rows not written")
+
+    @property
+    def pending(self) -> int:
+        """Rows queued but not yet written."""
+        return self._queued - self._written
+
+    @property
+    def rows_inserted(self) -> int:
+        """Responses that were new in the store (re-saved work keys are not counted)."""
+        return self._inserted
+
+    @property
+    def batches_written(self) -> int:
+        """Batches written so far."""
+        return self._batches
+
+    async def put_response(self, rec: ResponseRecord) -> None:
+        """Queue one response; waits while the queue is full."""
+        await self._put(rec)
+
+    async def put_verdicts(self, run_id: str, verdicts: list[Verdict]) -> None:
+        """Queue verdicts of one run; waits while the queue is full."""
+        for verdict in verdicts:
+            await self._put((run_id, verdict))
+
+    async def flush(self) -> None:
+        """Return once every row queued before this call is written (or raise the write error)."""
+        self._check_open()
+        target = self._queued
+        if self._written >= target:
+            return
+        self._flush_to = max(self._flush_to, target)
+        self._batch_ready.set()
+        async with self._progress:
+            await self._progress.wait_for(lambda: self._written >= target or self._stopped)
+        self._check_open()
+
+    def _raise_if_failed(self) -> None:
+        if self._error is not None:
+            raise WriterError(
+                f"writing to the store failed ({self.pending} rows not written): "
+                f"{type(self._error).__name__}: {self._error}"
+            ) from self._error
+
+    def _check_open(self) -> None:
+        self._raise_if_failed()
+        if self._task is None:
+            raise RuntimeError("BatchWriter is not running: use it as `async with BatchWriter(...)`")
+        if self._closing or self._stopped:
+            raise RuntimeError("BatchWriter is closed")
+
+    async def _put(self, item: _Item) -> None:
+        self._check_open()
+        while len(self._buffer) >= self._max_queue:
+            self._has_room.clear()
+            await self._has_room.wait()
+            self._check_open()
+        self._buffer.append(item)
+        self._queued += 1
+        if len(self._buffer) == 1:
+            self._has_rows.set()
+        if len(self._buffer) >= self._max_batch:
+            self._batch_ready.set()
+
+    async def _run(self) -> None:
+        try:
+            while True:
+                if not self._buffer:
+                    if self._closing:
+                        return
+                    self._has_rows.clear()
+                    await self._has_rows.wait()
+                    continue
+                if not self._should_write_now():
+                    self._batch_ready.clear()
+                    try:
+                        async with asyncio.timeout(self._max_delay_s):
+                            await self._batch_ready.wait()
+                    except TimeoutError:
+                        pass
+                await self._write_batch()
+        except Exception as exc:
+            # Kept for the callers (put_*, flush, leaving the context), who raise it.
+            self._error = exc
+        finally:
+            self._stopped = True
+            self._has_room.set()
+            async with self._progress:
+                self._progress.notify_all()
+
+    def _should_write_now(self) -> bool:
+        return len(self._buffer) >= self._max_batch or self._closing or self._written < self._flush_to
+
+    async def _write_batch(self) -> None:
+        count = min(len(self._buffer), self._max_batch)
+        batch = [self._buffer.popleft() for _ in range(count)]
+        responses: list[ResponseRecord] = []
+        verdicts: dict[str, list[Verdict]] = {}
+        for item in batch:
+            if isinstance(item, ResponseRecord):
+                responses.append(item)
+            else:
+                verdicts.setdefault(item[0], []).append(item[1])
+        # Room frees once the rows are taken: producers refill while this batch is written.
+        self._has_room.set()
+        if responses:
+            self._inserted += await self._store.save_responses(responses)
+        for run_id, run_verdicts in verdicts.items():
+            await self._store.save_verdicts(run_id, run_verdicts)
+        self._written += count
+        self._batches += 1
+        async with self._progress:
+            self._progress.notify_all()
