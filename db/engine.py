@@ -11,6 +11,7 @@ Postgres: asyncpg with a pre-pinged pool. A ``search_path`` query parameter in t
 
 from __future__ import annotations
 
+import contextlib
 import re
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from gateway.redaction import Redactor
 
 DEFAULT_URL = "sqlite+aiosqlite:///seval.db"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -44,6 +47,16 @@ def redact_url(url: str | URL) -> str:
     if isinstance(url, URL):
         return url.render_as_string(hide_password=True)
     return _PASSWORD_IN_URL.sub(r"\1***@", url)
+
+
+def describe_error(url: str, action: str, exc: BaseException) -> str:
+    """``cannot {action} {redacted url}: Type: message``, with the URL's password removed from the
+    message too (drivers sometimes echo connection parameters)."""
+    password = ""
+    with contextlib.suppress(ArgumentError):
+        password = make_url(url).password or ""
+    message = f"{type(exc).__name__}: {exc}"
+    return f"cannot {action} {redact_url(url)}: {Redactor([password]).redact(message)}"
 
 
 def parse_url(url: str) -> URL:

@@ -40,6 +40,30 @@ def head_revision() -> str | None:
     return ScriptDirectory.from_config(_config()).get_current_head()
 
 
+def _known_revisions() -> set[str]:
+    return {script.revision for script in ScriptDirectory.from_config(_config()).walk_revisions()}
+
+
+def _refuse_unknown(current: str | None) -> None:
+    if current is not None and current not in _known_revisions():
+        raise SchemaError(
+            f"the database's schema revision {current!r} is unknown to this version of seval-gateway "
+            f"(newest known: {head_revision()}); it was made by a newer version: upgrade seval-gateway"
+        )
+
+
+async def require_current(engine: AsyncEngine) -> None:
+    """Raise ``SchemaError`` unless the database's schema is at this version's head."""
+    current, head = await current_revision(engine), head_revision()
+    if current == head:
+        return
+    _refuse_unknown(current)
+    raise SchemaError(
+        f"the database's schema is at revision {current or 'none'}, this version needs {head}: "
+        "run `seval db upgrade --db URL`"
+    )
+
+
 async def current_revision(engine: AsyncEngine) -> str | None:
     """The revision the database is at (``None`` for a database never migrated)."""
     async with engine.connect() as conn:
@@ -83,4 +107,5 @@ def _upgrade_locked(connection: Connection) -> None:
             )
         command.stamp(cfg, "head")
         return
+    _refuse_unknown(current)
     command.upgrade(cfg, "head")

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import SQLModel
 
 from db import migrate
-from db.engine import DEFAULT_URL, SQLITE_BEGIN_OPTION, create_engine, redact_url
+from db.engine import DEFAULT_URL, SQLITE_BEGIN_OPTION, create_engine, describe_error, redact_url
 from db.records import (
     case_to_row,
     response_to_row,
@@ -89,16 +89,14 @@ class Store:
             if create:
                 await migrate.upgrade(engine)
             else:
-                current, head = await migrate.current_revision(engine), migrate.head_revision()
-                if current != head:
-                    raise StoreError(
-                        f"database {redact_url(url)} is at schema revision {current or 'none'}, "
-                        f"this version needs {head}: run `seval db upgrade --db URL`"
-                    )
+                await migrate.require_current(engine)
             return cls(engine, max_text_chars=max_text_chars)
+        except migrate.SchemaError as exc:
+            await engine.dispose()
+            raise StoreError(f"{redact_url(url)}: {exc}") from exc
         except (DBAPIError, OSError) as exc:
             await engine.dispose()
-            raise StoreError(f"cannot open database {redact_url(url)}: {type(exc).__name__}: {exc}") from exc
+            raise StoreError(describe_error(url, "open database", exc)) from exc
         except BaseException:
             await engine.dispose()
             raise

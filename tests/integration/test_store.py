@@ -29,8 +29,18 @@ async def store(db_url: str) -> AsyncIterator[Store]:
         await opened.close()
 
 
-async def test_dialect_follows_url(store: Store, db_url: str) -> None:
-    assert store.dialect == ("sqlite" if db_url.startswith("sqlite") else "postgresql")
+async def test_dialect_and_schema_follow_url(store: Store, db_url: str) -> None:
+    if db_url.startswith("sqlite"):
+        assert store.dialect == "sqlite"
+        return
+    assert store.dialect == "postgresql"
+    async with store.engine.connect() as conn:
+        schema = await conn.scalar(text("SELECT current_schema()"))
+        tables = await conn.scalar(
+            text("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema()")
+        )
+    assert f"search_path={schema}" in db_url
+    assert tables == 7  # six tables and alembic_version
 
 
 async def test_start_and_resume_run_updates_planned_counts(store: Store) -> None:
