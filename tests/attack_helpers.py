@@ -49,7 +49,7 @@ class FakeGenerator:
         tag = stable_hash(prompt, seed, length=6)
         if lang == "zh":
             return f"用户：示例问题{tag}？\n助手：示例回答{tag}。\n\n用户：第二个问题？\n助手：第二个回答。"
-        return f"User: Example question {tag}?\nAssistant: Example answer {tag}.\n\nUser: Second?\nAssistant: Second."
+        return f"User: Example {tag}?\nAssistant: Answer {tag}.\n\nUser: Next?\nAssistant: Next."
 
     async def generate(self, prompt: str, *, lang: str, seed: int) -> str:
         """The deterministic answer (or the configured one, or a failure)."""

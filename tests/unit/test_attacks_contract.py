@@ -57,7 +57,8 @@ def test_registry_has_the_ten_seval_attacks_in_both_languages() -> None:
     for attack in ATTACKS:
         if attack.name in SEVAL_ATTACKS:
             assert set(attack.languages) == {"zh", "en"}
-            assert attack.description and attack.version
+            assert attack.description
+            assert attack.version
 
 
 @pytest.mark.parametrize(("attack", "lang", "mode"), CASES)
@@ -118,7 +119,7 @@ async def test_language_preserved_and_output_non_empty(attack: Attack, lang: str
 
 @pytest.mark.parametrize(("attack", "lang", "mode"), CASES)
 async def test_base_request_present_or_recoverable(attack: Attack, lang: str, mode: str) -> None:
-    assert isinstance(attack, RecoverableAttack), f"{attack.name} does not declare how its base is recoverable"
+    assert isinstance(attack, RecoverableAttack), f"{attack.name} does not say how its base is recoverable"
     case = base_case(lang)
     for seed in range(12):  # several templates and schemes
         generator = _generator(mode)
