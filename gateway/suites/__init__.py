@@ -23,12 +23,10 @@ from __future__ import annotations
 from gateway.suites.loader import SAMPLE_MAPPING, iter_cases
 from gateway.suites.mapping import ColumnMapping
 from gateway.suites.rows import SkipHandler, SkipReason
-from gateway.suites.seval import ATTACK_ORDER
 from gateway.suites.sources import SAMPLE, SuiteError
 from gateway.suites.summary import FileCounts, SuiteSummary, summarize
 
 __all__ = [
-    "ATTACK_ORDER",
     "SAMPLE",
     "SAMPLE_MAPPING",
     "ColumnMapping",

@@ -6,7 +6,7 @@ Each line is ``{"traceid", "risk_type", "prompt", "ext"}`` where ``ext`` is a JS
 (from the text's script when the name does not follow the release convention); the kind comes
 from ``ext`` and must agree with the file name.
 
-Attack parents: an attack file is 10 blocks, one per attack in ``ATTACK_ORDER``, each as long as
+Attack parents: an attack file is 10 blocks, one per attack in ``attacks.registry.SEVAL_ATTACKS``, each as long as
 the base file of the same scale. Row i of every block of the English file derives from row i of
 ``S-Eval_base_risk_en_<scale>``; row i of every block of the Chinese file derives from the Chinese
 twin of that English row (its ``from_traceid``). So both need the English base file of the same
@@ -24,6 +24,7 @@ from pathlib import Path
 
 import orjson
 
+from attacks.registry import SEVAL_ATTACKS
 from gateway.suites.rows import (
     RowError,
     SeenIds,
@@ -36,19 +37,6 @@ from gateway.suites.rows import (
 from gateway.suites.sources import SuiteError, SuiteFile, iter_lines
 from gateway.taxonomy import Taxonomy
 from gateway.types import Case, CaseKind, SkippedRow
-
-ATTACK_ORDER = (
-    "positive_induction",
-    "reverse_induction",
-    "code_injection",
-    "instruction_jailbreak",
-    "goal_hijacking",
-    "instruction_encryption",
-    "deepinception",
-    "in_context_attack",
-    "chain_of_utterances",
-    "compositional_instructions",
-)
 
 _RELEASE_NAME = re.compile(r"^S-Eval_(base_risk|attack)_(en|zh)_(small|medium|large|full)\.jsonl$")
 _EXT_MODELS = {"base_risk": CaseKind.BASE, "attack": CaseKind.ATTACK}
@@ -189,7 +177,7 @@ class _ParentTable:
 
     def parent_of(self, line: int, attack: str) -> str | None:
         block, row = divmod(line - 1, len(self._ids))
-        if block >= len(ATTACK_ORDER) or ATTACK_ORDER[block] != attack:
+        if block >= len(SEVAL_ATTACKS) or SEVAL_ATTACKS[block] != attack:
             return None
         return self._ids[row]
 

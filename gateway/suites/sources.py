@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
@@ -111,7 +111,7 @@ def format_of(name: str) -> Format | None:
     return None
 
 
-def resolve_paths(paths: list[str | Path]) -> list[SuiteFile]:
+def resolve_paths(paths: Sequence[str | Path]) -> list[SuiteFile]:
     """The files named by ``paths``: ``sample``, files, or directories (their suite files, sorted).
 
     Raises ``SuiteError`` naming the first path that does not exist or is not a suite file.

@@ -15,8 +15,9 @@ import orjson
 import pytest
 from typer.testing import CliRunner
 
+from attacks.registry import SEVAL_ATTACKS
 from gateway.cli import app
-from gateway.suites import ATTACK_ORDER, iter_cases
+from gateway.suites import iter_cases
 from gateway.taxonomy import Taxonomy, load_taxonomy
 from gateway.types import Case, CaseKind, SkippedRow
 
@@ -56,7 +57,7 @@ def test_inspect_every_release_file_reports_exact_counts(seval_data: Path) -> No
     assert report["loaded"] == sum(EXPECTED_ROWS.values())
     assert report["skipped"] == 0
     assert report["skipped_rows"] == []
-    assert report["by_attack"] == {attack: 2_000 for attack in ATTACK_ORDER}
+    assert report["by_attack"] == {attack: 2_000 for attack in SEVAL_ATTACKS}
     assert report["by_kind"] == {"attack": 20_000, "base": 38_000}
     assert report["by_language"] == {"en": 29_000, "zh": 29_000}
     assert set(report["by_dimension"]) == {"CI", "CS", "DP", "EM", "PM", "HS", "EX", "IS"}
@@ -110,7 +111,7 @@ def test_english_attack_rows_pair_with_the_same_row_of_base_en_small(
     assert len(cases) == 10_000
     for index, case in enumerate(cases):
         block, row = divmod(index, 1_000)
-        assert (case.kind, case.lang, case.attack) == (CaseKind.ATTACK, "en", ATTACK_ORDER[block])
+        assert (case.kind, case.lang, case.attack) == (CaseKind.ATTACK, "en", SEVAL_ATTACKS[block])
         assert case.parent_id == base[row]
         assert base_dims[base[row]] == case.dimension
 
@@ -131,7 +132,7 @@ def test_chinese_attack_rows_pair_with_the_twin_of_the_english_row(
     assert len(cases) == 10_000
     for index, case in enumerate(cases):
         block, row = divmod(index, 1_000)
-        assert (case.kind, case.lang, case.attack) == (CaseKind.ATTACK, "zh", ATTACK_ORDER[block])
+        assert (case.kind, case.lang, case.attack) == (CaseKind.ATTACK, "zh", SEVAL_ATTACKS[block])
         assert case.parent_id == twins[row]
         assert zh_dims[twins[row]] == case.dimension
     # The Chinese file follows the English order, not base_risk_zh_small's: row i is mostly not zh row i.
