@@ -21,6 +21,8 @@ from gateway.types import Case
 DEFAULT_EXAMPLES = 3
 # English labels are always accepted too: generators often keep them whatever the language.
 _FALLBACK_LABELS = ("User", "Assistant")
+# "Label: text", also in bold ("**User:** text") and with a full-width colon.
+_LABEL_RE = re.compile(r"^\s*\**([^:：*]{1,20})\**\s*[:：]\**\s*(.*)$")
 
 
 def _pair_labels(pair: Template) -> tuple[str, str]:
@@ -34,7 +36,6 @@ def parse_pairs(text: str, labels: tuple[str, str]) -> list[tuple[str, str]]:
     """(question, answer) pairs from ``User: ...`` / ``Assistant: ...`` lines; answers may span lines."""
     users = {labels[0].lower(), _FALLBACK_LABELS[0].lower()}
     assistants = {labels[1].lower(), _FALLBACK_LABELS[1].lower()}
-    label_re = re.compile(r"^\s*\**([^:：*]{1,20})\**\s*[:：]\s*(.*)$")
     pairs: list[tuple[str, str]] = []
     question: list[str] | None = None
     answer: list[str] | None = None
@@ -46,7 +47,7 @@ def parse_pairs(text: str, labels: tuple[str, str]) -> list[tuple[str, str]]:
                 pairs.append((q, a))
 
     for line in text.splitlines():
-        found = label_re.match(line)
+        found = _LABEL_RE.match(line)
         label = found.group(1).strip().lower() if found else ""
         if found and label in users:
             close()

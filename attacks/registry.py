@@ -132,7 +132,8 @@ def _check(obj: object, ep_name: str) -> Attack:
 
 def _load(ep: EntryPoint) -> Attack:
     loaded = ep.load()
-    obj = loaded() if callable(loaded) and not isinstance(loaded, Attack) else loaded
+    is_factory = inspect.isclass(loaded) or (callable(loaded) and not isinstance(loaded, Attack))
+    obj = loaded() if is_factory else loaded
     return _check(obj, ep.name)
 
 
