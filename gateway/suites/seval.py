@@ -6,13 +6,13 @@ Each line is ``{"traceid", "risk_type", "prompt", "ext"}`` where ``ext`` is a JS
 (from the text's script when the name does not follow the release convention); the kind comes
 from ``ext`` and must agree with the file name.
 
-Attack parents: an attack file is 10 blocks, one per attack in ``attacks.registry.SEVAL_ATTACKS``, each as long as
-the base file of the same scale. Row i of every block of the English file derives from row i of
-``S-Eval_base_risk_en_<scale>``; row i of every block of the Chinese file derives from the Chinese
-twin of that English row (its ``from_traceid``). So both need the English base file of the same
-scale beside the attack file; without it (or for a row whose block does not hold the expected
-attack) ``parent_id`` stays None. Pairing uses physical line numbers, so skipped rows elsewhere do
-not shift it.
+Attack parents: an attack file is 10 blocks, one per attack in ``attacks.registry.SEVAL_ATTACKS``
+order, each as long as the base file of the same scale. Row i of every block of the English file
+derives from row i of ``S-Eval_base_risk_en_<scale>``; row i of every block of the Chinese file
+derives from the Chinese twin of that English row (its ``from_traceid``). So both need the English
+base file of the same scale beside the attack file; without it (or for a row whose block does not
+hold the expected attack) ``parent_id`` stays None. Pairing uses physical line numbers, so skipped
+rows elsewhere do not shift it.
 """
 
 from __future__ import annotations

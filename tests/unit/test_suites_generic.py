@@ -126,7 +126,8 @@ CSV_TEXT = (
 
 
 def _csv_bytes(bad_utf8_line: bytes) -> bytes:
-    return CSV_TEXT.encode("utf-8") + bad_utf8_line + b"c8,Last one,EM,en\n"
+    tail = b'c8,Last one,EM,en\nc9,"bad"quoting,IS,en\nc10,Fine again,IS,en\n'  # lines 11-13
+    return CSV_TEXT.encode("utf-8") + bad_utf8_line + tail
 
 
 def test_generic_csv_with_line_numbers_and_bad_rows(tmp_path: Path, taxonomy: Taxonomy) -> None:
@@ -139,6 +140,7 @@ def test_generic_csv_with_line_numbers_and_bad_rows(tmp_path: Path, taxonomy: Ta
         ("c2", 3, "CS", "en"),
         ("c6", 9, "CS.hacker_attack", "zh"),
         ("c8", 11, "EM", "en"),
+        ("c10", 13, "IS", "en"),
     ]
     assert cases[1].text == "A question\nwith two lines"
     assert reasons(skipped) == {
@@ -146,6 +148,7 @@ def test_generic_csv_with_line_numbers_and_bad_rows(tmp_path: Path, taxonomy: Ta
         6: SkipReason.MALFORMED_CSV,
         8: SkipReason.UNKNOWN_RISK,
         10: SkipReason.UNDECODABLE,
+        12: SkipReason.MALFORMED_CSV,
     }
     assert skipped[1].reason == "malformed CSV row: 5 fields, the header has 4"
 
@@ -155,8 +158,8 @@ def test_csv_inside_a_zip(tmp_path: Path, taxonomy: Taxonomy) -> None:
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr("data/prompts.csv", _csv_bytes(b""))
     cases, skipped = load([path], taxonomy, ColumnMapping(text="question", id="id", risk="category"))
-    assert [c.id for c in cases] == ["c1", "c2", "c6", "c8"]
-    assert len(skipped) == 3
+    assert [c.id for c in cases] == ["c1", "c2", "c6", "c8", "c10"]
+    assert len(skipped) == 4
 
 
 def test_csv_file_errors(tmp_path: Path, taxonomy: Taxonomy) -> None:
