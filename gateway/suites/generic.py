@@ -172,10 +172,10 @@ def _case(
         raise RowError(SkipReason.BAD_VALUE, "an attack row without an attack name")
     if kind is CaseKind.BASE and attack:
         raise RowError(SkipReason.BAD_VALUE, "a base row with an attack name")
-    case_id = _cell(record, mapping.id) if mapping.id else stable_hash(lang, text)
-    seen.check(case_id or "", line)
+    case_id = (_cell(record, mapping.id) if mapping.id else stable_hash(lang, text)) or ""
+    seen.check(case_id, line)  # rejects a blank id cell
     return Case(
-        id=case_id or "",
+        id=case_id,
         lang=lang,
         text=text,
         dimension=risk.dimension,
