@@ -25,6 +25,8 @@ _KEY_PATTERNS: tuple[re.Pattern[str], ...] = (
     re.compile(r"(?i)((?:api[_-]?key|x-api-key|api-key|access[_-]?token|secret)[\"']?\s*[:=]\s*[\"']?)[^\s\"',}]{8,}"),
 )
 
+_SECRET_VAR_RE = re.compile(r"(?i)(KEY|TOKEN|SECRET|PASSWORD|CREDENTIAL)")
+
 # Values this short would redact ordinary words; such "keys" are not worth protecting this way.
 _MIN_SECRET_LEN = 8
 
@@ -48,6 +50,15 @@ class Redactor:
     def from_env(cls, var_names: Iterable[str]) -> Redactor:
         """A redactor for the current values of the named environment variables."""
         return cls(os.environ.get(name, "") for name in var_names)
+
+    @classmethod
+    def from_environment(cls, extra_var_names: Iterable[str] = ()) -> Redactor:
+        """A redactor for every secret-looking environment variable (``*KEY*``, ``*TOKEN*``,
+        ``*SECRET*``, ``*PASSWORD*``) plus the named ones (a target's ``api_key_env`` may be
+        called anything)."""
+        names = {name for name in os.environ if _SECRET_VAR_RE.search(name)}
+        names.update(extra_var_names)
+        return cls.from_env(names)
 
     def redact(self, text: str) -> str:
         """``text`` with every known secret and key-shaped token replaced."""

@@ -29,6 +29,21 @@ for _module in (suite_cmd, db_cmd, run_cmd, critic_cmd, attacks_cmd, report_cmd)
     _module.register(app)
 
 
+@app.callback()
+def _configure(
+    log_level: str = typer.Option("INFO", "--log-level", envvar="SEVAL_LOG_LEVEL", help="Log level."),
+    log_json: bool | None = typer.Option(
+        None, "--log-json/--log-console", help="Force JSON lines or console logs (default: by TTY)."
+    ),
+) -> None:
+    """S-Eval gateway: safety-test hosted LLMs with the S-Eval benchmark."""
+    from gateway.logsetup import configure_logging
+    from gateway.redaction import Redactor
+
+    # Logs go to stderr so that --json output on stdout stays machine-readable.
+    configure_logging(redactor=Redactor.from_environment(), level=log_level.upper(), json=log_json)
+
+
 @app.command("version")
 def version() -> None:
     """Print the installed seval-gateway version."""
