@@ -1,0 +1,360 @@
+"""Target adapter for every vendor litellm speaks to: one ``litellm.acompletion`` per attempt.
+
+litellm's own retries are off (``num_retries=0``, ``max_retries=0``) and there are no fallbacks:
+the gateway retries in one place. What litellm reports is not taken at its word (see
+``adapters.outcomes``): for non-streamed calls the raw response body is read through litellm's
+per-call ``logger_fn`` hook, and for streams whose provider parser litellm exposes (Gemini,
+Anthropic) the raw chunks are observed, so that a stream cut before its finish reason, which
+litellm reports as ``stop``, is recorded as INCOMPLETE, and the vendor's raw block enum is kept.
+
+Import cost: importing this module imports litellm (seconds); import it only when a target uses it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+from collections.abc import Callable, Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+import litellm
+
+from adapters.outcomes import (
+    Classified,
+    EndSignal,
+    classify_end,
+    classify_exception,
+    classify_finish,
+    end_signal,
+    parse_body,
+)
+from gateway.redaction import Redactor
+from gateway.types import AttemptResult, ChatRequest, Outcome, Usage
+
+litellm.suppress_debug_info = True  # litellm prints "Give Feedback" banners to stdout otherwise
+
+_RESERVED = frozenset({"model", "messages", "stream", "num_retries", "max_retries", "fallbacks", "api_key"})
+
+
+def key_fingerprint(api_key: str | None) -> str:
+    """A short, non-reversible fingerprint of an API key (never the key itself)."""
+    if not api_key:
+        return "nokey"
+    return hashlib.sha256(api_key.encode("utf-8")).hexdigest()[:10]
+
+
+def make_limit_key(model: str, api_key: str | None, api_base: str | None) -> str:
+    """``provider[@host]:keyfp:model``: requests that share a vendor quota share this key."""
+    provider, sep, name = model.partition("/")
+    if not sep:
+        provider, name = "openai", model
+    if api_base:
+        provider = f"{provider}@{urlsplit(api_base).netloc or api_base}"
+    return f"{provider}:{key_fingerprint(api_key)}:{name}"
+
+
+class _RawStream:
+    """Watches a litellm stream's raw provider chunks for the vendor's own end-of-stream signal."""
+
+    __slots__ = ("instrumented", "signal")
+
+    def __init__(self) -> None:
+        self.instrumented = False
+        self.signal: EndSignal | None = None
+
+    def attach(self, stream: Any) -> None:
+        """Hook the provider parser now, or when litellm opens the stream lazily (Gemini)."""
+        inner = getattr(stream, "completion_stream", None)
+        if inner is not None:
+            self._wrap(inner)
+            return
+        make_call = getattr(stream, "make_call", None)
+        if make_call is None:
+            return
+
+        async def observed_make_call(*args: Any, **kwargs: Any) -> Any:
+            opened = await make_call(*args, **kwargs)
+            self._wrap(opened)
+            return opened
+
+        stream.make_call = observed_make_call
+        self.instrumented = True
+
+    def _wrap(self, iterator: Any) -> None:
+        parser = getattr(iterator, "chunk_parser", None)
+        if parser is None:
+            return
+        self.instrumented = True
+
+        def observing_parser(chunk: Any) -> Any:
+            if isinstance(chunk, dict):
+                signal = end_signal(chunk)
+                if signal is not None:
+                    self.signal = signal
+            return parser(chunk=chunk)
+
+        iterator.chunk_parser = observing_parser
+
+
+class LiteLLMAdapter:
+    """``TargetAdapter`` over ``litellm.acompletion`` (streaming by default).
+
+    ``model`` is a litellm model string (``openai/gpt-4o``, ``anthropic/...``, ``gemini/...``);
+    ``extra_params`` are passed to every call (e.g. ``api_version`` for Azure, AWS settings for
+    Bedrock), except the ones this adapter owns (model, messages, stream, retries, fallbacks).
+    """
+
+    def __init__(
+        self,
+        *,
+        model: str,
+        api_key: str | None = None,
+        api_base: str | None = None,
+        redactor: Redactor | None = None,
+        extra_params: Mapping[str, Any] | None = None,
+    ) -> None:
+        clash = _RESERVED.intersection(extra_params or {})
+        if clash:
+            raise ValueError(f"extra_params may not set {sorted(clash)}: the adapter owns them")
+        self._model = model
+        self._api_key = api_key
+        self._api_base = api_base
+        self._redactor = redactor or Redactor([api_key] if api_key else [])
+        self._extra = dict(extra_params or {})
+        self._limit_key = make_limit_key(model, api_key, api_base)
+
+    @property
+    def limit_key(self) -> str:
+        """(provider, API key fingerprint, model)."""
+        return self._limit_key
+
+    @property
+    def name(self) -> str:
+        """Always ``litellm``."""
+        return "litellm"
+
+    async def aclose(self) -> None:
+        """Nothing to release: litellm owns its shared HTTP clients."""
+
+    def _params(self, request: ChatRequest) -> dict[str, Any]:
+        messages: list[dict[str, str]] = []
+        if request.system is not None:
+            messages.append({"role": "system", "content": request.system})
+        messages.append({"role": "user", "content": request.prompt})
+        params: dict[str, Any] = {
+            **self._extra,
+            **request.decoding.as_params(),
+            "model": self._model,
+            "messages": messages,
+            "stream": request.stream,
+            "num_retries": 0,
+            "max_retries": 0,
+            "timeout": request.timeout_s,
+        }
+        if request.stream:
+            params["stream_options"] = {"include_usage": True}
+        if self._api_key is not None:
+            params["api_key"] = self._api_key
+        if self._api_base is not None:
+            params["api_base"] = self._api_base
+        return params
+
+    async def send(self, request: ChatRequest) -> AttemptResult:
+        """One attempt; every vendor behaviour comes back classified, never raised."""
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        if request.stream:
+            return await self._stream(request, start)
+        return await self._complete(request, start)
+
+    async def _complete(self, request: ChatRequest, start: float) -> AttemptResult:
+        loop = asyncio.get_running_loop()
+        raw_bodies: list[str] = []
+        params = self._params(request)
+        params["logger_fn"] = _body_catcher(raw_bodies)
+        try:
+            async with asyncio.timeout(request.timeout_s):
+                response = await litellm.acompletion(**params)
+        except TimeoutError as exc:
+            return self._failed(exc, start, started=False, timed_out=True)
+        except Exception as exc:
+            return self._failed(exc, start, started=False)
+        latency = loop.time() - start
+        choice = response.choices[0] if response.choices else None
+        text = (choice.message.content or "") if choice is not None else ""
+        signal = _last_signal(raw_bodies)
+        if signal is None and not raw_bodies and choice is not None:
+            # No raw body seen: fall back on litellm's mapping, plus the native reason it keeps.
+            fields = getattr(choice, "provider_specific_fields", None) or {}
+            native = fields.get("native_finish_reason") if isinstance(fields, dict) else None
+            signal = EndSignal(finish=str(native or choice.finish_reason))
+        classified = classify_end(signal)
+        text, capped = _cap(text, request.max_response_chars)
+        return classified.to_attempt(
+            text=text,
+            finish_reason=_raw_reason(signal),
+            usage=_usage(getattr(response, "usage", None)),
+            latency_s=latency,
+            truncated=capped,
+        )
+
+    async def _stream(self, request: ChatRequest, start: float) -> AttemptResult:
+        loop = asyncio.get_running_loop()
+        end_by = start + request.timeout_s
+        idle = request.idle_timeout_s
+        parts: list[str] = []
+        size = 0
+        ttft: float | None = None
+        usage: Usage | None = None
+        mapped: str | None = None
+        categories: tuple[str, ...] = ()
+        started = False
+        raw = _RawStream()
+        capped = False
+        try:
+            async with asyncio.timeout(None) as deadline:
+                deadline.reschedule(min(end_by, start + idle))
+                stream = await litellm.acompletion(**self._params(request))
+                raw.attach(stream)
+                deadline.reschedule(min(end_by, loop.time() + idle))
+                async for chunk in stream:
+                    now = loop.time()
+                    deadline.reschedule(min(end_by, now + idle))
+                    chunk_usage = getattr(chunk, "usage", None)
+                    if chunk_usage is not None:
+                        usage = _usage(chunk_usage)
+                    if not chunk.choices:
+                        continue
+                    started = True
+                    choice = chunk.choices[0]
+                    content = choice.delta.content
+                    if content:
+                        if ttft is None:
+                            ttft = now - start
+                        parts.append(content)
+                        size += len(content)
+                    if choice.finish_reason:
+                        mapped = choice.finish_reason
+                    fields = getattr(choice.delta, "provider_specific_fields", None)
+                    if isinstance(fields, dict) and isinstance(fields.get("stop_details"), dict):
+                        category = fields["stop_details"].get("category")
+                        categories = (str(category),) if category else categories
+                    if size > request.max_response_chars:
+                        capped = True
+                        await _close(stream)
+                        break
+        except TimeoutError as exc:
+            text, cut = _cap("".join(parts), request.max_response_chars)
+            return self._failed(
+                exc,
+                start,
+                started=started or bool(parts),
+                timed_out=True,
+                text=text,
+                usage=usage,
+                ttft=ttft,
+                idle=loop.time() < end_by - 0.001,
+                truncated=cut,
+            )
+        except Exception as exc:
+            text, cut = _cap("".join(parts), request.max_response_chars)
+            return self._failed(
+                exc, start, started=started or bool(parts), text=text, usage=usage, ttft=ttft, truncated=cut
+            )
+        latency = loop.time() - start
+        text, _ = _cap("".join(parts), request.max_response_chars)
+        if capped:
+            classified = Classified(Outcome.COMPLETED, vendor_code="max_response_chars", truncated=True)
+            finish = None
+        elif raw.instrumented:
+            classified = classify_end(raw.signal)
+            finish = _raw_reason(raw.signal)
+        else:
+            classified = classify_finish(mapped, categories=categories)
+            finish = mapped
+        if classified.outcome is Outcome.BLOCKED_BY_VENDOR and not classified.categories and categories:
+            classified = Classified(
+                classified.outcome, vendor_code=classified.vendor_code, categories=categories
+            )
+        return classified.to_attempt(
+            text=text, finish_reason=finish, usage=usage, latency_s=latency, ttft_s=ttft
+        )
+
+    def _failed(
+        self,
+        exc: BaseException,
+        start: float,
+        *,
+        started: bool,
+        timed_out: bool = False,
+        text: str = "",
+        usage: Usage | None = None,
+        ttft: float | None = None,
+        idle: bool = False,
+        truncated: bool = False,
+    ) -> AttemptResult:
+        latency = asyncio.get_running_loop().time() - start
+        if timed_out:
+            kind = "idle_timeout" if idle else "timeout"
+            outcome = Outcome.INCOMPLETE if started else Outcome.FAILED_TRANSIENT
+            classified = Classified(
+                outcome,
+                vendor_code=kind,
+                retryable=True,
+                error=f"{kind}: no data for too long" if idle else f"{kind}: request deadline passed",
+            )
+            return classified.to_attempt(
+                text=text, usage=usage, latency_s=latency, ttft_s=ttft, truncated=truncated
+            )
+        classified, partial = classify_exception(exc, stream_started=started, redactor=self._redactor)
+        return classified.to_attempt(
+            text=text or partial, usage=usage, latency_s=latency, ttft_s=ttft, truncated=truncated
+        )
+
+
+def _body_catcher(sink: list[str]) -> Callable[[dict[str, Any]], None]:
+    """A litellm ``logger_fn`` that keeps the raw response body of a non-streamed call."""
+
+    def catch(details: dict[str, Any]) -> None:
+        if details.get("log_event_type") == "post_api_call":
+            original = details.get("original_response")
+            if isinstance(original, str):
+                sink.append(original)
+
+    return catch
+
+
+def _last_signal(raw_bodies: list[str]) -> EndSignal | None:
+    for raw in reversed(raw_bodies):
+        body = parse_body(raw)
+        if isinstance(body, dict):
+            return end_signal(body)
+    return None
+
+
+def _raw_reason(signal: EndSignal | None) -> str | None:
+    if signal is None:
+        return None
+    return signal.finish if signal.prompt_block is None else f"blockReason:{signal.prompt_block}"
+
+
+def _cap(text: str, limit: int) -> tuple[str, bool]:
+    return (text, False) if len(text) <= limit else (text[:limit], True)
+
+
+def _usage(raw: Any) -> Usage | None:
+    if raw is None:
+        return None
+    prompt = getattr(raw, "prompt_tokens", None) or 0
+    completion = getattr(raw, "completion_tokens", None) or 0
+    return Usage(prompt_tokens=int(prompt), completion_tokens=int(completion))
+
+
+async def _close(stream: Any) -> None:
+    closer = getattr(stream, "aclose", None)
+    if closer is not None:
+        await closer()
