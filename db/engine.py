@@ -87,7 +87,13 @@ def create_engine(url: str = DEFAULT_URL) -> AsyncEngine:
 
 def _sqlite_engine(url: URL) -> AsyncEngine:
     database = url.database or ""
-    if database and database != ":memory:" and not database.startswith("file:"):
+    if database in ("", ":memory:") or "mode=memory" in database:
+        # One in-memory database means one shared connection, but the writer, readers and
+        # migrations each need their own.
+        raise UnsupportedDatabaseURL(
+            f"in-memory SQLite ({redact_url(url)!r}) is not supported: use a file, e.g. sqlite+aiosqlite:///seval.db"
+        )
+    if not database.startswith("file:"):
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
     engine = create_async_engine(url)
 

@@ -9,6 +9,7 @@ from sqlalchemy import text
 
 from db.engine import UnsupportedDatabaseURL, create_engine, describe_error, parse_url, redact_url
 from db.records import clean_text
+from db.store import Store, StoreError
 
 
 @pytest.mark.parametrize(
@@ -34,6 +35,12 @@ def test_unsupported_urls_are_named_without_password(url: str) -> None:
         parse_url(url)
     assert "hunter2secret" not in str(err.value)
     assert ("root:***@db/x" in str(err.value)) or url == "not a url"
+
+
+@pytest.mark.parametrize("url", ["sqlite+aiosqlite://", "sqlite:///:memory:"])
+def test_in_memory_sqlite_is_refused(url: str) -> None:
+    with pytest.raises(UnsupportedDatabaseURL, match="in-memory SQLite"):
+        create_engine(url)
 
 
 def test_redaction_of_urls_and_error_text() -> None:
@@ -78,3 +85,12 @@ def test_search_path_becomes_a_server_setting() -> None:
 )
 def test_clean_text(raw: str, limit: int | None, expected: tuple[str, bool]) -> None:
     assert clean_text(raw, limit) == expected
+
+
+async def test_unreachable_database_is_a_clear_error_without_password() -> None:
+    with pytest.raises(StoreError) as err:
+        await Store.open("postgresql+asyncpg://auditor:pa55word-long@127.0.0.1:1/seval")
+    assert str(err.value).startswith(
+        "cannot open database postgresql+asyncpg://auditor:***@127.0.0.1:1/seval: "
+    )
+    assert "pa55word-long" not in str(err.value)
