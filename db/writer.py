@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Sequence
 from types import TracebackType
 from typing import Protocol
 
@@ -25,11 +26,11 @@ class WriterError(RuntimeError):
 class BatchStore(Protocol):
     """What the writer needs from ``db.store.Store``."""
 
-    async def save_responses(self, rows: list[ResponseRecord]) -> int:
+    async def save_responses(self, rows: Sequence[ResponseRecord]) -> int:
         """Store responses idempotently; the number of new rows."""
         ...
 
-    async def save_verdicts(self, run_id: str, verdicts: list[Verdict]) -> None:
+    async def save_verdicts(self, run_id: str, verdicts: Sequence[Verdict]) -> None:
         """Upsert verdicts for one run."""
         ...
 
@@ -126,7 +127,7 @@ class BatchWriter:
         """Queue one response; waits while the queue is full."""
         await self._put(rec)
 
-    async def put_verdicts(self, run_id: str, verdicts: list[Verdict]) -> None:
+    async def put_verdicts(self, run_id: str, verdicts: Sequence[Verdict]) -> None:
         """Queue verdicts of one run; waits while the queue is full."""
         for verdict in verdicts:
             await self._put((run_id, verdict))
