@@ -34,12 +34,22 @@ _SOURCE_MAX = 500
 
 
 def clean_text(text: str, max_chars: int | None = None) -> tuple[str, bool]:
-    """``text`` without NUL bytes, cut to ``max_chars`` (when given); and whether it was cut."""
+    """``text`` made storable: NUL bytes removed, cut to ``max_chars`` (when given), surrogate code
+    points paired up or replaced; and whether it was cut.
+
+    Surrogates reach us when a vendor escapes an emoji as a UTF-16 pair split across two stream
+    chunks; no database accepts them as text.
+    """
     if "\x00" in text:
         text = text.replace("\x00", "")
-    if max_chars is not None and len(text) > max_chars:
-        return text[:max_chars], True
-    return text, False
+    cut = max_chars is not None and len(text) > max_chars
+    if cut:
+        text = text[:max_chars]
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text, cut
 
 
 def _clean_opt(text: str | None, max_chars: int) -> str | None:

@@ -129,7 +129,7 @@ async def test_save_responses_twice_keeps_one_row_per_key(store: Store) -> None:
     assert await store.done_keys(RUN) == {f"k{i}" for i in range(6)}
 
 
-async def test_nul_bytes_stripped_and_long_text_truncated(store: Store) -> None:
+async def test_any_output_is_storable_and_long_text_truncated(store: Store) -> None:
     await started(store)
     long = "x" * 80
     await store.save_responses(
@@ -139,6 +139,7 @@ async def test_nul_bytes_stripped_and_long_text_truncated(store: Store) -> None:
             ),
             make_response("long", text=long),
             make_response("flagged", text="short", truncated=True),
+            make_response("surrogates", text="ok \ud83d\ude00 \ud800"),
         ]
     )
     cached = await store.find_cached(["cache-nul", "cache-long", "cache-flagged"])
@@ -150,6 +151,8 @@ async def test_nul_bytes_stripped_and_long_text_truncated(store: Store) -> None:
     assert cached["cache-long"].text == long[:50]
     assert cached["cache-long"].truncated is True
     assert cached["cache-flagged"].truncated is True
+    surrogates = await store.find_cached(["cache-surrogates"])
+    assert surrogates["cache-surrogates"].text == "ok \U0001f600 \ufffd"
 
 
 async def test_find_cached_only_completed_or_blocked_from_any_run(store: Store) -> None:

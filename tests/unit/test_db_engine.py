@@ -81,6 +81,9 @@ def test_search_path_becomes_a_server_setting() -> None:
         ("abcdef", 3, ("abc", True)),
         ("abc", 3, ("abc", False)),
         ("x", None, ("x", False)),
+        ("a\ud83d\ude00b", None, ("a\U0001f600b", False)),  # a pair split across stream chunks
+        ("x\ud800y", None, ("x\ufffdy", False)),
+        ("ab\ud83d\ude00", 3, ("ab\ufffd", True)),
     ],
 )
 def test_clean_text(raw: str, limit: int | None, expected: tuple[str, bool]) -> None:
