@@ -28,6 +28,7 @@ from pydantic import (
     model_validator,
 )
 
+from adapters.openai_adapter import DEFAULT_BASES
 from gateway.redaction import Redactor
 from gateway.types import CaseKind, Decoding, stable_hash
 
@@ -37,23 +38,12 @@ SAMPLE_SUITE = "sample"
 AdapterName = Literal["litellm", "openai"]
 
 # Providers whose chat-completions API is the OpenAI protocol itself, so the lean `openai` adapter
-# sends exactly what litellm would. Values are the default base URLs (litellm's own defaults);
-# None means the provider has no public endpoint and `api_base` is required.
-OPENAI_COMPATIBLE_PROVIDERS: dict[str, str | None] = {
-    "openai": "https://api.openai.com/v1",
-    "hosted_vllm": None,
-    "deepseek": "https://api.deepseek.com/beta",
-    "dashscope": "https://dashscope.aliyuncs.com/compatible-mode/v1",
-    "groq": "https://api.groq.com/openai/v1",
-    "together_ai": "https://api.together.xyz/v1",
-    "openrouter": "https://openrouter.ai/api/v1",
-    "xai": "https://api.x.ai/v1",
-}
+# sends exactly what litellm would: those with a public default endpoint in the adapter, and
+# self-hosted vLLM (which needs `api_base`).
+OPENAI_COMPATIBLE_PROVIDERS = frozenset(DEFAULT_BASES) | {"hosted_vllm"}
 
 # Providers only litellm speaks (their native protocols differ from OpenAI's).
-LITELLM_ONLY_PROVIDERS = frozenset(
-    {"anthropic", "azure", "azure_ai", "gemini", "vertex_ai", "bedrock", "mistral"}
-)
+LITELLM_ONLY_PROVIDERS = frozenset({"anthropic", "azure", "azure_ai", "gemini", "vertex_ai", "bedrock"})
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _TARGET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]*$")
@@ -175,7 +165,7 @@ class TargetConfig(_Frozen):
                 "give one, or set `api_base` for an OpenAI-compatible server"
             )
         if self.adapter == "openai":
-            if provider in LITELLM_ONLY_PROVIDERS and self.api_base is None:
+            if provider is not None and provider not in OPENAI_COMPATIBLE_PROVIDERS and self.api_base is None:
                 raise ValueError(
                     f"adapter `openai` cannot speak {provider}'s native API; use `litellm`, or set "
                     "`api_base` to the vendor's OpenAI-compatible endpoint"
@@ -187,18 +177,12 @@ class TargetConfig(_Frozen):
     @property
     def provider(self) -> str | None:
         """The litellm provider prefix of ``model`` (``openai``), or None for a bare model name."""
-        return provider_of(self.model)
+        return provider_of(self.model, self.api_base)
 
     @property
     def litellm_model(self) -> str:
-        """The model string litellm expects (bare names on an OpenAI-compatible URL get ``openai/``)."""
+        """The model string both adapters take (bare names on an OpenAI-compatible URL get ``openai/``)."""
         return self.model if self.provider is not None else f"openai/{self.model}"
-
-    @property
-    def wire_model(self) -> str:
-        """The model name sent on the wire to an OpenAI-compatible endpoint (prefix removed)."""
-        provider = self.provider
-        return self.model[len(provider) + 1 :] if provider is not None else self.model
 
     @property
     def openai_base_url(self) -> str | None:
@@ -206,7 +190,7 @@ class TargetConfig(_Frozen):
         if self.api_base is not None:
             return self.api_base
         provider = self.provider
-        return OPENAI_COMPATIBLE_PROVIDERS.get(provider) if provider is not None else None
+        return DEFAULT_BASES.get(provider) if provider is not None else None
 
     def work_spec(self) -> dict[str, Any]:
         """The fields that change what this target answers (part of the run id)."""
@@ -219,23 +203,27 @@ class TargetConfig(_Frozen):
         }
 
 
-def provider_of(model: str) -> str | None:
-    """The provider prefix of a litellm model string, or None when it has none we know."""
+def provider_of(model: str, api_base: str | None = None) -> str | None:
+    """The litellm provider prefix of a model string, or None for a bare model name.
+
+    With ``api_base``, an unknown prefix is part of the model's own name (``meta-llama/Llama-3``
+    on a vLLM server); without one it is taken as a provider only litellm knows.
+    """
     head, sep, _ = model.partition("/")
     if not sep:
         return None
     if head in OPENAI_COMPATIBLE_PROVIDERS or head in LITELLM_ONLY_PROVIDERS:
         return head
-    return None
+    return None if api_base is not None else head
 
 
 def default_adapter(model: str, api_base: str | None) -> AdapterName:
     """`openai` wherever the lean adapter is exact (OpenAI-compatible providers or a bare URL)."""
-    provider = provider_of(model)
+    provider = provider_of(model, api_base)
     if provider is None:
         return "openai" if api_base is not None else "litellm"
-    if provider in OPENAI_COMPATIBLE_PROVIDERS:
-        return "openai" if (api_base is not None or OPENAI_COMPATIBLE_PROVIDERS[provider]) else "litellm"
+    if provider in OPENAI_COMPATIBLE_PROVIDERS and (api_base is not None or provider in DEFAULT_BASES):
+        return "openai"
     return "litellm"
 
 
@@ -321,6 +309,13 @@ class RunConfig(_Frozen):
 
     name: str = Field(min_length=1, max_length=200, description="Human name of the run.")
     suites: list[str] = Field(min_length=1, description="Suite files or folders, or `sample` (built-in).")
+    taxonomy: str | None = Field(
+        default=None, description="YAML/JSON file adding risks (levels 3-4, new risks) to the taxonomy."
+    )
+    mapping: str | None = Field(
+        default=None,
+        description="Column mapping for generic JSONL/CSV suites (`text=question,risk=category,lang:=en`).",
+    )
     languages: list[str] = Field(default=["en", "zh"], min_length=1, description="Languages to keep.")
     kinds: list[CaseKind] = Field(
         default=[CaseKind.BASE, CaseKind.ATTACK],
@@ -398,6 +393,8 @@ class RunConfig(_Frozen):
         return {
             "name": self.name,
             "suites": list(self.suites),
+            "taxonomy": self.taxonomy,
+            "mapping": self.mapping,
             "languages": list(self.languages),
             "kinds": [str(k) for k in self.kinds],
             "attacks": {
@@ -465,6 +462,8 @@ def load_run_config(path: str | Path, **overrides: Any) -> RunConfig:
         raise ConfigError(f"{p}: a run config must be a mapping of fields, got {type(data).__name__}")
     if isinstance(data.get("suites"), list):
         data["suites"] = [_resolve_suite(s, p.parent) for s in data["suites"]]
+    if isinstance(data.get("taxonomy"), str):
+        data["taxonomy"] = _resolve_suite(data["taxonomy"], p.parent)
     data.update({k: v for k, v in overrides.items() if v is not None})
     try:
         return RunConfig.model_validate(data)

@@ -42,7 +42,6 @@ def test_good_config_loads_with_defaults(tmp_path: Path) -> None:
     assert [t.adapter for t in cfg.targets] == ["openai", "litellm", "openai"]
     local = cfg.target("local")
     assert local.litellm_model == "openai/qwen2.5-7b"
-    assert local.wire_model == "qwen2.5-7b"
     assert cfg.target("gpt").openai_base_url == "https://api.openai.com/v1"
     decs = cfg.decodings_for(cfg.target("gpt"))
     assert len(decs) == 4
@@ -67,11 +66,15 @@ def test_good_config_loads_with_defaults(tmp_path: Path) -> None:
         ("gemini/gemini-2.0-flash", None, "litellm"),
         ("bedrock/anthropic.claude-v2", None, "litellm"),
         ("some-model", "http://h/v1", "openai"),
+        ("meta-llama/Llama-3-8B", "http://h/v1", "openai"),
+        ("cohere/command-r", None, "litellm"),
     ],
 )
 def test_adapter_default_per_provider(model: str, api_base: str | None, adapter: str) -> None:
     t = TargetConfig(name="t", model=model, api_base=api_base)
     assert t.adapter == adapter
+    if api_base is not None and "/" in model and not model.startswith("hosted_vllm/"):
+        assert t.litellm_model == f"openai/{model}"  # a slash inside a served model's own name
 
 
 def test_openai_adapter_refused_for_native_apis() -> None:
