@@ -12,7 +12,7 @@ import json
 import random
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from types import MappingProxyType
 
 from attacks.base import RecoveryKind, Rendered, TemplateAttack
@@ -23,44 +23,43 @@ from gateway.types import Case
 
 _VARIABLES = "abcdefgh"
 MAX_FRAGMENTS = 4
-_ASSIGNMENT_RE = re.compile(r'^(?:const |let )?[a-z] = ("(?:[^"\\]|\\.)*");?$')
+_ASSIGNMENT_RE = re.compile(r'^(?:const )?[a-h] = ("(?:[^"\\]|\\.)*");?$')
 
 
-def _python_concat(names: list[str], literals: list[str]) -> str:
-    lines = [f"{n} = {lit}" for n, lit in zip(names, literals, strict=True)]
-    return "```python\n" + "\n".join([*lines, f"query = {' + '.join(names)}", "print(query)"]) + "\n```"
+@dataclass(frozen=True, slots=True)
+class CodeStyle:
+    """How a program is written: fence language, one assignment per fragment, then the lines that
+    join the fragments (given the variable names) and print the result."""
+
+    language: str
+    assignment: str  # with {name} and {literal}
+    tail: Callable[[list[str]], list[str]]
+
+    def render(self, literals: list[str]) -> str:
+        """A fenced code block assigning ``literals`` to a, b, c, ... and printing them joined."""
+        names = list(_VARIABLES[: len(literals)])
+        lines = [self.assignment.format(name=n, literal=lit) for n, lit in zip(names, literals, strict=True)]
+        return f"```{self.language}\n" + "\n".join([*lines, *self.tail(names)]) + "\n```"
 
 
-def _python_format(names: list[str], literals: list[str]) -> str:
-    lines = [f"{n} = {lit}" for n, lit in zip(names, literals, strict=True)]
-    fmt = '"' + "{}" * len(names) + '"'
-    return (
-        "```python\n"
-        + "\n".join([*lines, f"query = {fmt}.format({', '.join(names)})", "print(query)"])
-        + "\n```"
-    )
-
-
-def _python_join(names: list[str], literals: list[str]) -> str:
-    lines = [f"{n} = {lit}" for n, lit in zip(names, literals, strict=True)]
-    return (
-        "```python\n"
-        + "\n".join([*lines, f"parts = [{', '.join(names)}]", 'print("".join(parts))'])
-        + "\n```"
-    )
-
-
-def _javascript_concat(names: list[str], literals: list[str]) -> str:
-    lines = [f"const {n} = {lit};" for n, lit in zip(names, literals, strict=True)]
-    return "```javascript\n" + "\n".join([*lines, f"console.log({' + '.join(names)});"]) + "\n```"
-
-
-STYLES: Mapping[str, Callable[[list[str], list[str]], str]] = MappingProxyType(
+STYLES: Mapping[str, CodeStyle] = MappingProxyType(
     {
-        "python_concat": _python_concat,
-        "python_format": _python_format,
-        "python_join": _python_join,
-        "javascript_concat": _javascript_concat,
+        "python_concat": CodeStyle(
+            "python", "{name} = {literal}", lambda names: [f"query = {' + '.join(names)}", "print(query)"]
+        ),
+        "python_format": CodeStyle(
+            "python",
+            "{name} = {literal}",
+            lambda names: [f'query = "{"{}" * len(names)}".format({", ".join(names)})', "print(query)"],
+        ),
+        "python_join": CodeStyle(
+            "python",
+            "{name} = {literal}",
+            lambda names: [f"parts = [{', '.join(names)}]", 'print("".join(parts))'],
+        ),
+        "javascript_concat": CodeStyle(
+            "javascript", "const {name} = {literal};", lambda names: [f"console.log({' + '.join(names)});"]
+        ),
     }
 )
 
@@ -101,7 +100,7 @@ class CodeInjection(TemplateAttack):
         style = rng.choice(sorted(STYLES))
         fragments = split_fragments(case.text, rng)
         literals = [json.dumps(f, ensure_ascii=False) for f in fragments]
-        code = STYLES[style](list(_VARIABLES[: len(fragments)]), literals)
+        code = STYLES[style].render(literals)
         rendered = self.fill(case, rng, "main", {"code": code})
         extra = (("style", style), ("fragments", str(len(fragments))))
         return replace(rendered, extra=extra)
