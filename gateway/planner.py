@@ -1,0 +1,208 @@
+"""Lazy planning: suites -> cases (attacked variants frozen in the store) -> work items per target.
+
+Nothing here holds more than one batch of cases: the suites stream row by row, attacked variants
+are made (or found frozen) one base case at a time, and work items are generated on demand.
+A run of S-Eval's full set against 20 targets (4.4 million items) plans in flat memory.
+
+Work keys are deterministic (``WorkItem.make_key``), so a resumed run recognises what it already
+has. Attacked variants are frozen in the store before any of their items is sent, and a resumed
+run finds them there (same seed, same generator) instead of asking the attack again: a generator
+model would not write the same rewrite twice, and a newer attack version would write another.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from gateway.config import RunConfig, TargetConfig
+from gateway.protocols import Attack, TextGenerator
+from gateway.types import Case, CaseKind, Decoding, SkippedRow, WorkItem
+
+CASE_BATCH = 256
+"""Cases handed to the targets at a time (and saved to the store in one statement)."""
+
+
+class CaseStore(Protocol):
+    """What planning needs from ``db.store.Store``."""
+
+    async def save_cases(self, cases: Iterable[Case]) -> None:
+        """Insert-or-ignore by id."""
+        ...
+
+    async def cases_by_parent(self, parent_id: str, attack: str | None) -> list[Case]:
+        """Stored cases made from ``parent_id`` by ``attack``."""
+        ...
+
+
+def suite_cases(config: RunConfig, *, on_skip: Callable[[SkippedRow], None]) -> Iterator[Case]:
+    """The run's source cases, streamed: languages and kinds filtered, at most ``config.limit``.
+
+    Base cases are kept when base prompts are sent or attacks are applied to them; released attack
+    rows when ``attack`` is among the kinds. Raises ``SuiteError``/``TaxonomyError`` up front for
+    missing files or a bad taxonomy extension.
+    """
+    from gateway.suites import ColumnMapping, iter_cases
+    from gateway.taxonomy import load_taxonomy
+
+    taxonomy = load_taxonomy(Path(config.taxonomy) if config.taxonomy else None)
+    mapping = ColumnMapping.parse(config.mapping) if config.mapping else None
+    cases = iter_cases(config.suites, taxonomy=taxonomy, on_skip=on_skip, mapping=mapping)
+    return _filtered(cases, config)
+
+
+def _filtered(cases: Iterable[Case], config: RunConfig) -> Iterator[Case]:
+    langs = frozenset(config.languages)
+    keep_base = CaseKind.BASE in config.kinds or bool(config.attacks.apply)
+    keep_attack = CaseKind.ATTACK in config.kinds
+    taken = 0
+    for case in cases:
+        if case.lang not in langs:
+            continue
+        if not (keep_base if case.kind is CaseKind.BASE else keep_attack):
+            continue
+        yield case
+        taken += 1
+        if config.limit is not None and taken >= config.limit:
+            return
+
+
+class Expander(Protocol):
+    """What freezing needs from ``attacks.expand.Expander``."""
+
+    @property
+    def attacks(self) -> tuple[Attack, ...]:
+        """The checked attacks, in order."""
+        ...
+
+    @property
+    def generator(self) -> TextGenerator | None:
+        """The generator they use (a template fallback counts)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class FrozenAttacks:
+    """Attacked variants of base cases: found frozen in the store, or made and frozen there first."""
+
+    store: CaseStore
+    attacks: tuple[Attack, ...]
+    generator: TextGenerator | None
+    seed: int
+    generator_label: str
+
+    @classmethod
+    def for_expander(cls, store: CaseStore, expander: Expander, seed: int) -> FrozenAttacks:
+        """Freezing for ``expander``'s attacks and generator under the run's ``seed``."""
+        from attacks.base import generator_label
+
+        gen = expander.generator
+        return cls(store, tuple(expander.attacks), gen, seed, generator_label(gen) if gen else "none")
+
+    async def variants(self, base: Case) -> list[Case]:
+        """Every attack's variants of ``base``: the frozen ones, else new ones (returned unsaved)."""
+        from attacks.expand import Expander as LibraryExpander
+
+        out: list[Case] = []
+        for attack in self.attacks:
+            frozen = [
+                c for c in await self.store.cases_by_parent(base.id, attack.name) if self._ours(attack, c)
+            ]
+            if not frozen:
+                frozen = await LibraryExpander((attack,), self.generator).expand(base, seed=self.seed)
+            out.extend(frozen)
+        return out
+
+    def _ours(self, attack: Attack, case: Case) -> bool:
+        prov = case.provenance_dict()
+        if prov.get("seed") != str(self.seed) or prov.get("version") != attack.version:
+            return False
+        return not attack.needs_generator or prov.get("generator") == self.generator_label
+
+
+async def case_batches(
+    source: Iterable[Case],
+    *,
+    store: CaseStore,
+    send_base: bool,
+    frozen: FrozenAttacks | None,
+    batch_size: int = CASE_BATCH,
+) -> AsyncIterator[list[Case]]:
+    """Batches of cases to send. Every case of a batch (and each attacked case's base) is saved in
+    the store before the batch is yielded, so nothing is ever sent that the store does not hold."""
+    it = iter(source)
+    while True:
+        chunk = list(itertools.islice(it, batch_size))
+        if not chunk:
+            return
+        batch: list[Case] = []
+        made: list[Case] = []
+        for case in chunk:
+            if case.kind is CaseKind.BASE:
+                if send_base:
+                    batch.append(case)
+                if frozen is not None:
+                    variants = await frozen.variants(case)
+                    made.extend(variants)
+                    batch.extend(variants)
+            else:
+                batch.append(case)
+        await store.save_cases([*chunk, *made])
+        yield batch
+
+
+@dataclass(frozen=True, slots=True)
+class TargetPlan:
+    """What one target gets for each case: its effective decodings and the samples per decoding."""
+
+    name: str
+    decodings: tuple[Decoding, ...]
+    samples: int
+
+    @classmethod
+    def of(cls, config: RunConfig, target: TargetConfig) -> TargetPlan:
+        """The plan for ``target`` under ``config``."""
+        return cls(target.name, tuple(config.decodings_for(target)), config.samples)
+
+    @property
+    def per_case(self) -> int:
+        """Work items per case."""
+        return len(self.decodings) * self.samples
+
+    def items(
+        self, cases: Iterable[Case], skip: frozenset[str] | set[str] = frozenset()
+    ) -> Iterator[WorkItem]:
+        """The work items of ``cases`` for this target, in order, minus the keys in ``skip``."""
+        name = self.name
+        for case in cases:
+            for decoding in self.decodings:
+                for sample in range(self.samples):
+                    key = WorkItem.make_key(case, name, decoding, sample)
+                    if key not in skip:
+                        yield WorkItem(key, case, name, decoding, sample)
+
+
+def count_source_cases(config: RunConfig) -> tuple[int, int]:
+    """(base cases, released attack cases) the run reads, counted by streaming the suites."""
+    base = attack = 0
+    for case in suite_cases(config, on_skip=lambda _row: None):
+        if case.kind is CaseKind.BASE:
+            base += 1
+        else:
+            attack += 1
+    return base, attack
+
+
+def planned_cases(config: RunConfig, base: int, released_attacks: int, variants_per_attack: int = 1) -> int:
+    """Cases sent per (target, decoding, sample): base prompts, released attack rows, and each applied
+    attack's variants of every base case (one each unless an attack is known to make more)."""
+    sent_base = base if CaseKind.BASE in config.kinds else 0
+    return sent_base + released_attacks + base * len(config.attacks.apply) * variants_per_attack
+
+
+def planned_counts(config: RunConfig, cases: int) -> dict[str, int]:
+    """Work items planned per target for ``cases`` cases."""
+    return {t.name: cases * TargetPlan.of(config, t).per_case for t in config.targets}
