@@ -223,6 +223,9 @@ class GeneratorAttack(TemplateAttack, ABC):
     """
 
     needs_generator = True
+    # The template group whose use means the generator rewrote the request itself (so the base text
+    # is gone by design); None when the base prompt always stays verbatim.
+    rewrite_group: str | None = None
 
     async def render(self, case: Case, rng: random.Random, generator: TextGenerator | None) -> Rendered:
         """Dispatch on the generator: none (error), the template fallback, or a model."""
@@ -235,6 +238,17 @@ class GeneratorAttack(TemplateAttack, ABC):
             return replace(self.render_fallback(case, rng), generator=GENERATOR_FALLBACK)
         rendered = await self.render_generated(case, rng, generator)
         return replace(rendered, generator=generator_label(generator))
+
+    def recovery(self, attacked: Case) -> RecoveryKind:
+        """NONE when the generator rewrote the request (``rewrite_group``), else VERBATIM."""
+        _, choice = self.recorded_choice(attacked)
+        return RecoveryKind.NONE if choice.group == self.rewrite_group else RecoveryKind.VERBATIM
+
+    def recover(self, attacked: Case) -> str | None:
+        """The prompt slot; None for a generator rewrite."""
+        if self.recovery(attacked) is RecoveryKind.NONE:
+            return None
+        return super().recover(attacked)
 
     @abstractmethod
     def render_fallback(self, case: Case, rng: random.Random) -> Rendered:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from dataclasses import replace
 
-from attacks.base import GeneratorAttack, RecoveryKind, Rendered
+from attacks.base import GeneratorAttack, Rendered
 from attacks.template_data import SlotRule
 from gateway.protocols import TextGenerator
 from gateway.types import Case
@@ -22,6 +22,7 @@ class CompositionalInstructions(GeneratorAttack):
     name = "compositional_instructions"
     version = "1"
     description = "Hides the request inside a composite task such as continuing a story (generator)."
+    rewrite_group = "frame"
     slot_rules = (
         SlotRule("main", frozenset({"prompt"})),
         SlotRule("frame", frozenset({"task"})),
@@ -37,14 +38,3 @@ class CompositionalInstructions(GeneratorAttack):
         task, meta = await self.ask(case, rng, generator)
         rendered = self.fill(case, rng, "frame", {"task": task})
         return replace(rendered, extra=(("meta", meta.id),))
-
-    def recovery(self, attacked: Case) -> RecoveryKind:
-        """Verbatim in the template fallback; a generator's task is not recoverable."""
-        _, choice = self.recorded_choice(attacked)
-        return RecoveryKind.NONE if choice.group == "frame" else RecoveryKind.VERBATIM
-
-    def recover(self, attacked: Case) -> str | None:
-        """The prompt slot of the fallback template; None for a generator's task."""
-        if self.recovery(attacked) is RecoveryKind.NONE:
-            return None
-        return self.extract_slot(attacked, "prompt")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import random
 from dataclasses import replace
 
-from attacks.base import GeneratorAttack, RecoveryKind, Rendered
+from attacks.base import GeneratorAttack, Rendered
 from attacks.template_data import SlotRule
 from gateway.protocols import TextGenerator
 from gateway.types import Case
@@ -67,6 +67,7 @@ class ReverseInduction(GeneratorAttack):
     name = "reverse_induction"
     version = "1"
     description = "Reframes the request as avoidance or prevention (generator rewrite; fallback template)."
+    rewrite_group = "meta"
     slot_rules = (
         SlotRule("main", frozenset({"prompt"})),
         SlotRule("meta", frozenset({"prompt"})),
@@ -80,14 +81,3 @@ class ReverseInduction(GeneratorAttack):
         """The generator's preventive rewrite, as the whole prompt."""
         answer, meta = await self.ask(case, rng, generator)
         return Rendered(answer, meta.id)
-
-    def recovery(self, attacked: Case) -> RecoveryKind:
-        """Verbatim in the template fallback; a generator rewrite is not recoverable."""
-        _, choice = self.recorded_choice(attacked)
-        return RecoveryKind.NONE if choice.group == "meta" else RecoveryKind.VERBATIM
-
-    def recover(self, attacked: Case) -> str | None:
-        """The prompt slot of the fallback template; None for a generator rewrite."""
-        if self.recovery(attacked) is RecoveryKind.NONE:
-            return None
-        return self.extract_slot(attacked, "prompt")
