@@ -86,7 +86,7 @@ class AttackRegistry:
         """Registered names, sorted."""
         return sorted(self.attacks)
 
-    def list(self) -> list[Attack]:
+    def by_name(self) -> list[Attack]:
         """Registered attacks, sorted by name."""
         return [self.attacks[name] for name in self.names()]
 
@@ -172,7 +172,7 @@ def default_registry() -> AttackRegistry:
 
 def list_attacks() -> list[Attack]:
     """Every registered attack, sorted by name."""
-    return default_registry().list()
+    return default_registry().by_name()
 
 
 def get_attack(name: str) -> Attack:

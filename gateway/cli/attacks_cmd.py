@@ -34,7 +34,7 @@ def list_attacks(
     registry = default_registry()
     for problem in registry.problems:
         typer.echo(f"warning: {problem}", err=True)
-    attacks = registry.list()
+    attacks = registry.by_name()
     if as_json:
         rows = [
             {
