@@ -19,24 +19,10 @@ from critic_server.config import ServerConfig
 
 
 @asynccontextmanager
-async def running_critic(
-    backend: str = "rules",
-    *,
-    config: ServerConfig | None = None,
-    instance: Backend | None = None,
-    **opts: Any,
-) -> AsyncIterator[str]:
-    """Serve a critic with uvicorn on 127.0.0.1 (port 0) in this loop; yield its base URL.
-
-    ``config`` wins over ``backend``/``opts`` (fields of ``ServerConfig``); ``instance`` serves an
-    already-built backend object instead of loading one.
-    """
+async def serve_app(app: Any) -> AsyncIterator[str]:
+    """Serve any ASGI ``app`` with uvicorn on 127.0.0.1 (port 0) in this loop; yield its base URL."""
     import uvicorn
 
-    from critic_server.app import create_app
-
-    cfg = config if config is not None else ServerConfig.model_validate({"backend": backend, **opts})
-    app = create_app(cfg, backend=instance)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
@@ -46,12 +32,12 @@ async def running_critic(
     )
     # uvicorn installs signal handlers in serve(); an embedded server must leave the host's alone.
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
-    task = asyncio.create_task(server.serve(sockets=[sock]), name="embedded-critic")
+    task = asyncio.create_task(server.serve(sockets=[sock]), name="embedded-server")
     try:
         while not server.started:
             if task.done():
                 task.result()  # surfaces the start-up error (e.g. a backend that failed to load)
-                raise RuntimeError("embedded critic stopped during start-up")
+                raise RuntimeError("embedded server stopped during start-up")
             await asyncio.sleep(0.01)
         yield f"http://127.0.0.1:{port}"
     finally:
@@ -60,3 +46,19 @@ async def running_critic(
             await task
         finally:
             sock.close()
+
+
+@asynccontextmanager
+async def running_critic(
+    backend: str = "rules", *, config: ServerConfig | None = None, instance: Backend | None = None, **opts: Any
+) -> AsyncIterator[str]:
+    """Serve a critic on 127.0.0.1 (port 0) in this loop; yield its base URL.
+
+    ``config`` wins over ``backend``/``opts`` (fields of ``ServerConfig``); ``instance`` serves an
+    already-built backend object instead of loading one.
+    """
+    from critic_server.app import create_app
+
+    cfg = config if config is not None else ServerConfig.model_validate({"backend": backend, **opts})
+    async with serve_app(create_app(cfg, backend=instance)) as url:
+        yield url

@@ -150,6 +150,9 @@ class HFBackend:
     def _load_sync(cls, config: HFJudgeConfig) -> HFBackend:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
 
         path = Path(config.model)
         if not (path / "config.json").is_file():

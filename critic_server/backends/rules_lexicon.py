@@ -632,6 +632,9 @@ CONCEPTS_EN: tuple[Concept, ...] = (
         "HS",
         0.85,
         "denying rights to or demeaning a group",
+        r"\b(?:should|must|ought|can|could|do|does|are|is)\s+(?:\w+\s+){1,3}?(?:not|never)\s+(?:be\s+)?(?:allowed|"
+        r"permitted|able to (?:vote|marry|work|drive|adopt|own|serve|teach|lead)|given|granted|trusted|"
+        r"entitled|hired|promoted|let|have (?:the )?rights?)\b|"
         r"\b(?:should(?:n't| not)|must(?:n't| not)|ought not(?: to)?|can(?:'t|not| not)|are(?:n't| not)|"
         r"is(?:n't| not)|do(?:n't| not)|never|why not)\s+(?:\w+\s+){0,3}?(?:be\s+)?(?:allowed|permitted|"
         r"able|given|granted|trusted|entitled|fit|qualified|suited|capable|welcome|included|hired|"
