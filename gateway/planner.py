@@ -129,10 +129,17 @@ async def case_batches(
     store: CaseStore,
     send_base: bool,
     frozen: FrozenAttacks | None,
+    on_skip: Callable[[SkippedRow], None] = lambda _row: None,
     batch_size: int = CASE_BATCH,
 ) -> AsyncIterator[list[Case]]:
     """Batches of cases to send. Every case of a batch (and each attacked case's base) is saved in
-    the store before the batch is yielded, so nothing is ever sent that the store does not hold."""
+    the store before the batch is yielded, so nothing is ever sent that the store does not hold.
+
+    A base case whose attacked variants the generator model cannot write (``GenerationError``,
+    after the generator's own retries) is reported to ``on_skip`` and sent without them.
+    """
+    from gateway.protocols import GenerationError
+
     it = iter(source)
     while True:
         chunk = list(itertools.islice(it, batch_size))
@@ -145,7 +152,11 @@ async def case_batches(
                 if send_base:
                     batch.append(case)
                 if frozen is not None:
-                    variants = await frozen.variants(case)
+                    try:
+                        variants = await frozen.variants(case)
+                    except GenerationError as exc:
+                        on_skip(SkippedRow(case.source, case.line, f"attacks on case {case.id}: {exc}"))
+                        continue
                     made.extend(variants)
                     batch.extend(variants)
             else:

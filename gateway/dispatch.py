@@ -1,0 +1,386 @@
+"""Per-target dispatch: the hot path from a planned work item to a stored ``ResponseRecord``.
+
+Each target has a feeder (case batches -> work items, minus those already stored, minus those the
+response cache answers) and ``max_in_flight`` workers. A worker takes an item, waits for the
+limiter, runs the adapter under the retry policy, prices the usage and hands the record to the
+batched writer and, when the answer is COMPLETED, to the critic stage.
+
+This path runs millions of times, so it is plain code over slotted objects: no pydantic, no
+logging, no per-item tasks; counters are plain integers read by the progress reporter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+from gateway.config import RunConfig, TargetConfig
+from gateway.limits import Limiter, estimate_tokens
+from gateway.planner import TargetPlan
+from gateway.protocols import TargetAdapter
+from gateway.retry import RetryCounters, RetryPolicy
+from gateway.types import (
+    AttemptResult,
+    Case,
+    ChatRequest,
+    CritiqueItem,
+    Decoding,
+    Outcome,
+    ResponseRecord,
+    Usage,
+    WorkItem,
+    stable_hash,
+)
+
+ITEM_QUEUE_PER_WORKER = 2
+
+
+class TargetStatus:
+    """Target status values stored in ``run_targets.status``."""
+
+    ACTIVE = "active"
+    DONE = "done"
+    PAUSED = "paused"  # quota, spend limit or credentials: the vendor will refuse until a person acts
+    STOPPED = "stopped"  # the run stopped (budget, interrupt) before this target finished
+
+
+@dataclass(slots=True)
+class TargetStats:
+    """Live counters of one target, for progress and the run result (this session's work)."""
+
+    planned: int = 0
+    already_done: int = 0
+    stored: int = 0
+    cached: int = 0
+    completed: int = 0
+    blocked: int = 0
+    incomplete: int = 0
+    failed: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    calls: int = 0
+    retry: RetryCounters = field(default_factory=RetryCounters)
+
+    @property
+    def done(self) -> int:
+        """Items with a stored response, earlier sessions included."""
+        return self.already_done + self.stored
+
+    def count(self, rec: ResponseRecord) -> None:
+        """Account for one stored record."""
+        self.stored += 1
+        outcome = rec.outcome
+        if outcome is Outcome.COMPLETED:
+            self.completed += 1
+        elif outcome is Outcome.BLOCKED_BY_VENDOR:
+            self.blocked += 1
+        elif outcome is Outcome.INCOMPLETE:
+            self.incomplete += 1
+        else:
+            self.failed += 1
+        self.prompt_tokens += rec.prompt_tokens
+        self.completion_tokens += rec.completion_tokens
+        self.cost_usd += rec.cost_usd
+
+
+@dataclass(frozen=True, slots=True)
+class Price:
+    """USD per token for one target; ``known`` is False when neither config nor litellm has a price."""
+
+    input_per_token: float
+    output_per_token: float
+    known: bool = True
+
+    def cost(self, prompt_tokens: int, completion_tokens: int) -> float:
+        """The cost of one response."""
+        return prompt_tokens * self.input_per_token + completion_tokens * self.output_per_token
+
+
+def price_for(target: TargetConfig) -> Price:
+    """Config prices, else litellm's offline cost map (imported only here), else unknown (zero)."""
+    if target.prices is not None:
+        return Price(target.prices.input_per_1m / 1e6, target.prices.output_per_1m / 1e6)
+    import os
+
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    import litellm
+
+    try:
+        # Probing with a million tokens of each kind gives the per-token prices litellm would use.
+        prompt_cost, _ = litellm.cost_per_token(model=target.litellm_model, prompt_tokens=1_000_000)
+        _, completion_cost = litellm.cost_per_token(model=target.litellm_model, completion_tokens=1_000_000)
+    except Exception:  # litellm raises a bare Exception for models its map lacks
+        return Price(0.0, 0.0, known=False)
+    return Price(float(prompt_cost) / 1e6, float(completion_cost) / 1e6)
+
+
+class Budget:
+    """The run's spending caps, shared by every target. Reaching one stops new sends."""
+
+    __slots__ = ("calls", "max_calls", "max_usd", "reason", "spent_usd")
+
+    def __init__(self, *, max_usd: float | None, max_calls: int | None, spent_usd: float = 0.0) -> None:
+        self.max_usd = max_usd
+        self.max_calls = max_calls
+        self.spent_usd = spent_usd
+        self.calls = 0
+        self.reason: str | None = None
+
+    def check(self) -> bool:
+        """True while a new item may be sent; records why not once a cap is reached."""
+        if self.reason is not None:
+            return False
+        if self.max_usd is not None and self.spent_usd >= self.max_usd:
+            self.reason = f"budget reached: spent ${self.spent_usd:.4f} of max_usd ${self.max_usd:.4f}"
+        elif self.max_calls is not None and self.calls >= self.max_calls:
+            self.reason = f"budget reached: {self.calls} vendor calls of max_calls {self.max_calls}"
+        return self.reason is None
+
+
+def cache_key(target: TargetConfig, decoding: Decoding, system: str | None, prompt: str, sample: int) -> str:
+    """Response-cache key: only what changes the answer (model, endpoint, parameters, text, sample)."""
+    return stable_hash(
+        target.litellm_model, target.api_base or "", decoding.key, system or "", prompt, sample
+    )
+
+
+@dataclass(slots=True)
+class Planned:
+    """A work item with its cache key, as the feeder hands it to the workers."""
+
+    item: WorkItem
+    cache_key: str
+
+
+class TargetRunner:
+    """Feeds and works one target of a run."""
+
+    def __init__(
+        self,
+        *,
+        run_id: str,
+        config: RunConfig,
+        target: TargetConfig,
+        adapter: TargetAdapter,
+        limiter: Limiter,
+        policy: RetryPolicy,
+        price: Price,
+        budget: Budget,
+        stop: asyncio.Event,
+        put_response: Callable[[ResponseRecord], Awaitable[None]],
+        put_critique: Callable[[CritiqueItem], Awaitable[None]] | None,
+        find_cached: Callable[[Sequence[str]], Awaitable[dict[str, ResponseRecord]]] | None,
+        on_pause: Callable[[str, AttemptResult], Awaitable[None]],
+        done_keys: set[str],
+        stats: TargetStats,
+    ) -> None:
+        self.name = target.name
+        self.target = target
+        self.plan = TargetPlan.of(config, target)
+        self.stats = stats
+        self.status = TargetStatus.ACTIVE
+        self.status_detail = ""
+        self._run_id = run_id
+        self._adapter = adapter
+        self._limiter = limiter
+        self._policy = policy
+        self._price = price
+        self._budget = budget
+        self._stop = stop
+        self._put_response = put_response
+        self._put_critique = put_critique
+        self._find_cached = find_cached
+        self._on_pause = on_pause
+        self._done = done_keys
+        # The shared limiter caps in-flight requests across targets; these workers cap this one.
+        self._workers = target.limits.max_in_flight
+        self._items: asyncio.Queue[Planned | None] = asyncio.Queue(self._workers * ITEM_QUEUE_PER_WORKER)
+        self._request = config.request
+        self._decoding_json = {
+            d.key: json.dumps(d.as_params(), sort_keys=True, separators=(",", ":"))
+            for d in self.plan.decodings
+        }
+
+    @property
+    def halted(self) -> bool:
+        """True once nothing more may be sent to this target (paused, budget, stop)."""
+        return self.status != TargetStatus.ACTIVE or self._stop.is_set() or self._budget.reason is not None
+
+    async def run(self, cases: asyncio.Queue[list[Case] | None]) -> None:
+        """Consume case batches until the producer's end mark; then let the workers drain."""
+        workers = [asyncio.create_task(self._worker()) for _ in range(self._workers)]
+        try:
+            await self._feed(cases)
+        finally:
+            for _ in workers:
+                await self._items.put(None)
+            await asyncio.gather(*workers)
+
+    async def _feed(self, cases: asyncio.Queue[list[Case] | None]) -> None:
+        target, system = self.target, self._request.system
+        while (batch := await cases.get()) is not None:
+            if self.halted:
+                continue  # keep draining so the producer never blocks on a stopped target
+            planned = [
+                Planned(item, cache_key(target, item.decoding, system, item.case.text, item.sample_index))
+                for item in self.plan.items(batch, self._done)
+            ]
+            if self._find_cached is not None and planned:
+                hits = await self._find_cached([p.cache_key for p in planned])
+                if hits:
+                    planned = [p for p in planned if not await self._reuse(p, hits.get(p.cache_key))]
+            for p in planned:
+                await self._items.put(p)
+
+    async def _reuse(self, p: Planned, hit: ResponseRecord | None) -> bool:
+        if hit is None:
+            return False
+        item = p.item
+        # No call is made and nothing is paid: zero attempts, zero cost, the source run recorded.
+        rec = self._record(item, p.cache_key, _attempt_of(hit), 0, cost=0.0, cached_from=hit.run_id)
+        self.stats.cached += 1
+        await self._emit(rec, item.case)
+        return True
+
+    async def _worker(self) -> None:
+        items = self._items
+        while (p := await items.get()) is not None:
+            if self.halted or not self._budget.check():
+                continue
+            await self._process(p)
+
+    async def _process(self, p: Planned) -> None:
+        item = p.item
+        case = item.case
+        req = self._request
+        request = ChatRequest(
+            prompt=case.text,
+            decoding=item.decoding,
+            stream=req.stream,
+            system=req.system,
+            max_response_chars=req.max_response_chars,
+            timeout_s=req.timeout_s,
+            idle_timeout_s=req.idle_timeout_s,
+        )
+        estimate = estimate_tokens(case.text, item.decoding.max_tokens)
+        limiter, adapter, budget, stats = self._limiter, self._adapter, self._budget, self.stats
+
+        async def attempt() -> AttemptResult:
+            await limiter.acquire(estimate)
+            actual: int | None = None
+            try:
+                budget.calls += 1
+                stats.calls += 1
+                result = await adapter.send(request)
+                if result.usage is not None:
+                    actual = result.usage.total_tokens
+                return result
+            finally:
+                limiter.release(estimate, actual)
+
+        done = await self._policy.run(attempt, stats.retry, self._after_attempt)
+        result = done.result
+        if result.pause_target:
+            await self._pause(result)
+            return  # not stored: the item is sent again once the target is resumed
+        usage = result.usage
+        if usage is not None:
+            prompt_tokens, completion_tokens = usage.prompt_tokens, usage.completion_tokens
+        elif result.outcome is Outcome.FAILED_TRANSIENT or result.outcome is Outcome.FAILED_PERMANENT:
+            prompt_tokens = completion_tokens = 0
+        else:
+            # The vendor answered but reported no usage: estimate, so spend and budget stay honest.
+            prompt_tokens, completion_tokens = len(case.text) // 3 + 1, len(result.text) // 3
+        cost = self._price.cost(prompt_tokens, completion_tokens)
+        budget.spent_usd += cost
+        rec = self._record(
+            item, p.cache_key, result, done.attempts, cost=cost, tokens=(prompt_tokens, completion_tokens)
+        )
+        await self._emit(rec, case)
+
+    def _after_attempt(self, result: AttemptResult) -> None:
+        # Every sender under this limit key backs off, not only the item that saw the 429/503.
+        if result.retry_after_s is not None:
+            self._limiter.pause(result.retry_after_s)
+
+    async def _pause(self, result: AttemptResult) -> None:
+        if self.status == TargetStatus.PAUSED:
+            return
+        self.status = TargetStatus.PAUSED
+        self.status_detail = (
+            f"paused after {result.outcome.value} (status {result.status_code}, code {result.vendor_code}): "
+            f"{result.error or 'no detail'}; unsent items stay unsent, run again to resume"
+        )
+        await self._on_pause(self.name, result)
+
+    async def _emit(self, rec: ResponseRecord, case: Case) -> None:
+        await self._put_response(rec)
+        self.stats.count(rec)
+        if self._put_critique is not None and rec.outcome is Outcome.COMPLETED:
+            await self._put_critique(CritiqueItem(rec.work_key, case.text, rec.text, case.lang, case.risk_id))
+
+    def _record(
+        self,
+        item: WorkItem,
+        key: str,
+        result: AttemptResult,
+        attempts: int,
+        *,
+        cost: float,
+        tokens: tuple[int, int] | None = None,
+        cached_from: str | None = None,
+    ) -> ResponseRecord:
+        case = item.case
+        if tokens is None:
+            usage = result.usage
+            tokens = (usage.prompt_tokens, usage.completion_tokens) if usage is not None else (0, 0)
+        decoding = item.decoding
+        return ResponseRecord(
+            run_id=self._run_id,
+            work_key=item.key,
+            case_id=case.id,
+            target=self.name,
+            decoding_key=decoding.key,
+            decoding_json=self._decoding_json[decoding.key],
+            sample_index=item.sample_index,
+            lang=case.lang,
+            dimension=case.dimension,
+            risk_id=case.risk_id,
+            kind=case.kind.value,
+            attack=case.attack,
+            parent_case_id=case.parent_id,
+            cache_key=key,
+            outcome=result.outcome,
+            finish_reason=result.finish_reason,
+            vendor_code=result.vendor_code,
+            status_code=result.status_code,
+            text=result.text,
+            truncated=result.truncated,
+            prompt_tokens=tokens[0],
+            completion_tokens=tokens[1],
+            cost_usd=cost,
+            latency_ms=result.latency_s * 1000.0,
+            ttft_ms=result.ttft_s * 1000.0 if result.ttft_s is not None else None,
+            attempts=attempts,
+            error=result.error,
+            cached_from=cached_from,
+        )
+
+
+def _attempt_of(rec: ResponseRecord) -> AttemptResult:
+    """A stored answer seen again as the attempt result it was (for a cache hit)."""
+    return AttemptResult(
+        outcome=rec.outcome,
+        text=rec.text,
+        finish_reason=rec.finish_reason,
+        vendor_code=rec.vendor_code,
+        status_code=rec.status_code,
+        usage=Usage(rec.prompt_tokens, rec.completion_tokens),
+        latency_s=rec.latency_ms / 1000.0,
+        ttft_s=rec.ttft_ms / 1000.0 if rec.ttft_ms is not None else None,
+        truncated=rec.truncated,
+        error=rec.error,
+    )

@@ -1,0 +1,540 @@
+"""One run, end to end: plan, dispatch to every target, store, critique, and say how it ended.
+
+Shape (all asyncio, bounded queues everywhere):
+
+    suites --stream--> case batches (attacked variants frozen in the store first)
+        --one bounded queue per target--> feeder (skip stored keys, answer from the cache)
+        --bounded item queue--> max_in_flight workers (limiter, retry, adapter) --> BatchWriter
+                                                        `--COMPLETED--> critic stage --> BatchWriter
+
+After dispatch, responses stored without a SCORED verdict from the run's critic (cache hits, a
+killed session's leftovers, earlier critic errors) are scored from the store. Concrete parts
+(store, adapters, critic, attack expander) are given by the caller (``gateway.sdk``).
+
+Run status: ``running`` while it runs, then ``completed``; ``partial`` when a target was paused
+(quota, spend limit, credentials) and the rest finished; ``budget_exhausted``; ``interrupted``
+(stop requested: in-flight requests finish, everything is flushed); ``failed`` (an error the run
+cannot go on from, with its reason). Each target's status says the same per target.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from db.store import Store
+from db.tables import ResponseRow, RunTargetRow
+from db.writer import BatchWriter
+from gateway.config import RunConfig
+from gateway.dispatch import Budget, Price, TargetRunner, TargetStats, TargetStatus, price_for
+from gateway.limits import build_limiters
+from gateway.planner import (
+    Expander,
+    FrozenAttacks,
+    case_batches,
+    count_source_cases,
+    planned_cases,
+    planned_counts,
+)
+from gateway.planner import suite_cases as plan_suite_cases
+from gateway.protocols import Critic, TargetAdapter
+from gateway.redaction import Redactor
+from gateway.retry import RetryPolicy
+from gateway.types import AttemptResult, Case, CaseKind, CritiqueItem, SkippedRow, Verdict, VerdictStatus
+
+CASE_QUEUE_BATCHES = 4
+"""Case batches a target may have waiting: how far a fast target runs ahead of a slow one."""
+
+
+class RunStatus:
+    """Run status values stored in ``runs.status``."""
+
+    RUNNING = "running"
+    COMPLETED = "completed"
+    PARTIAL = "partial"
+    BUDGET = "budget_exhausted"
+    INTERRUPTED = "interrupted"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class TargetResult:
+    """How one target of a run stands (all sessions of the run together)."""
+
+    name: str
+    model: str
+    adapter: str
+    status: str
+    detail: str
+    planned: int
+    outcomes: Mapping[str, int]
+    cost_usd: float
+    retries: int = 0
+    rate_limited: int = 0
+
+    @property
+    def done(self) -> int:
+        """Items with a stored response."""
+        return sum(self.outcomes.values())
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    """The result of ``gateway.run``: the run's id, how it ended, and counts per target and outcome."""
+
+    run_id: str
+    name: str
+    status: str
+    detail: str
+    targets: tuple[TargetResult, ...]
+    spent_usd: float
+    critic: str | None = None
+    verdicts: Mapping[str, int] = field(default_factory=dict)
+
+    def target(self, name: str) -> TargetResult:
+        """The result of the target called ``name``."""
+        for t in self.targets:
+            if t.name == name:
+                return t
+        raise KeyError(name)
+
+
+class ProgressSink(Protocol):
+    """Shows a run's live counters (rich on a TTY, log lines otherwise)."""
+
+    def start(self, run_id: str, stats: Mapping[str, TargetStats], critic: CriticStats | None) -> None:
+        """Begin showing; ``stats`` are read periodically, never copied."""
+        ...
+
+    async def stop(self) -> None:
+        """Show the final state and stop."""
+        ...
+
+
+@dataclass(slots=True)
+class CriticStats:
+    """Live counters of the critic stage."""
+
+    scored: int = 0
+    errors: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Wiring:
+    """The concrete parts a run uses, built by the SDK."""
+
+    store: Store
+    adapters: Mapping[str, TargetAdapter]
+    critic: Critic | None = None
+    expander: Expander | None = None
+    redactor: Redactor = field(default_factory=Redactor)
+
+
+class CriticStage:
+    """Batches completed responses to the critic (``concurrency`` batches in flight) and stores
+    the verdicts. A critic that raises gives CRITIC_ERROR verdicts, never safe ones."""
+
+    def __init__(
+        self,
+        critic: Critic,
+        writer: BatchWriter,
+        run_id: str,
+        *,
+        batch_size: int,
+        concurrency: int,
+        redactor: Redactor,
+        stats: CriticStats,
+        max_delay_s: float = 0.25,
+    ) -> None:
+        self._critic = critic
+        self._writer = writer
+        self._run_id = run_id
+        self._batch_size = batch_size
+        self._max_delay_s = max_delay_s
+        self._redactor = redactor
+        self._slots = asyncio.Semaphore(concurrency)
+        self._queue: asyncio.Queue[CritiqueItem | None] = asyncio.Queue(batch_size * concurrency * 2)
+        self._inflight: set[asyncio.Task[None]] = set()
+        self.stats = stats
+
+    async def put(self, item: CritiqueItem) -> None:
+        """Queue one response for judging (waits while the stage is full)."""
+        await self._queue.put(item)
+
+    async def run(self) -> None:
+        """Collect batches until ``close``; every batch is judged and stored before this returns."""
+        loop = asyncio.get_running_loop()
+        closed = False
+        while not closed:
+            first = await self._queue.get()
+            if first is None:
+                break
+            batch = [first]
+            deadline = loop.time() + self._max_delay_s
+            while len(batch) < self._batch_size:
+                try:
+                    nxt = self._queue.get_nowait()
+                except asyncio.QueueEmpty:
+                    remaining = deadline - loop.time()
+                    if remaining <= 0:
+                        break
+                    try:
+                        nxt = await asyncio.wait_for(self._queue.get(), remaining)
+                    except TimeoutError:
+                        break
+                if nxt is None:
+                    closed = True
+                    break
+                batch.append(nxt)
+            await self._slots.acquire()
+            task = asyncio.create_task(self._judge(batch))
+            self._inflight.add(task)
+            task.add_done_callback(self._inflight.discard)
+        if self._inflight:
+            await asyncio.gather(*self._inflight)
+
+    async def close(self) -> None:
+        """No more items: the running ``run`` finishes the batches it has."""
+        await self._queue.put(None)
+
+    async def judge(self, items: Sequence[CritiqueItem]) -> None:
+        """Judge one batch now and store its verdicts."""
+        try:
+            verdicts = await self._critic.critique(items)
+            if len(verdicts) != len(items):
+                raise RuntimeError(f"critic returned {len(verdicts)} verdicts for {len(items)} items")
+        except Exception as exc:
+            error = self._redactor.redact_exception(exc)
+            verdicts = [
+                Verdict(
+                    id=i.id,
+                    status=VerdictStatus.CRITIC_ERROR,
+                    label=None,
+                    risk_score=None,
+                    risk_tags=(),
+                    explanation="",
+                    critic=self._critic.name,
+                    critic_version=self._critic.version,
+                    error=error,
+                )
+                for i in items
+            ]
+        for v in verdicts:
+            if v.status is VerdictStatus.SCORED:
+                self.stats.scored += 1
+            else:
+                self.stats.errors += 1
+        await self._writer.put_verdicts(self._run_id, verdicts)
+
+    async def _judge(self, items: list[CritiqueItem]) -> None:
+        try:
+            await self.judge(items)
+        finally:
+            self._slots.release()
+
+
+async def execute(
+    config: RunConfig,
+    wiring: Wiring,
+    *,
+    stop: asyncio.Event | None = None,
+    use_cache: bool | None = None,
+    progress: ProgressSink | None = None,
+) -> RunResult:
+    """Run (or resume) ``config`` with the given parts; returns how it ended.
+
+    ``stop`` set by the caller (Ctrl-C) ends the run gracefully: nothing new is sent, in-flight
+    requests finish, everything is stored, and the status is ``interrupted``.
+    """
+    stop = stop if stop is not None else asyncio.Event()
+    store, run_id = wiring.store, config.run_id
+    cache_on = config.cache if use_cache is None else use_cache
+    prices = {t.name: price_for(t) for t in config.targets}
+    _check_prices(config, prices)
+
+    base, released = count_source_cases(config)
+    estimate = planned_cases(config, base, released)
+    planned = planned_counts(config, estimate)
+    keyed = [(wiring.adapters[t.name].limit_key, t.limits) for t in config.targets]
+    limiters_by_key = build_limiters(keyed)
+    await store.start_run(
+        run_id=run_id,
+        name=config.name,
+        spec_json=config.spec_json(),
+        targets=_target_rows(config, wiring, planned),
+    )
+    await store.set_run_status(run_id, RunStatus.RUNNING)
+
+    stats: dict[str, TargetStats] = {}
+    done_keys: dict[str, set[str]] = {}
+    for t in config.targets:
+        done_keys[t.name] = await store.done_keys(run_id, t.name)
+        stats[t.name] = TargetStats(planned=planned[t.name], already_done=len(done_keys[t.name]))
+    budget = Budget(
+        max_usd=config.budget.max_usd,
+        max_calls=config.budget.max_calls,
+        spent_usd=await store.spent_usd(run_id),
+    )
+    critic_stats = CriticStats() if wiring.critic is not None else None
+    if progress is not None:
+        progress.start(run_id, stats, critic_stats)
+
+    status, detail = RunStatus.FAILED, ""
+    runners: list[TargetRunner] = []
+    try:
+        async with BatchWriter(store) as writer:
+            stage = (
+                CriticStage(
+                    wiring.critic,
+                    writer,
+                    run_id,
+                    batch_size=config.critic.batch_size,
+                    concurrency=config.critic.concurrency,
+                    redactor=wiring.redactor,
+                    stats=critic_stats or CriticStats(),
+                )
+                if wiring.critic is not None
+                else None
+            )
+            policy = RetryPolicy(config.retry)
+
+            async def on_pause(name: str, result: AttemptResult) -> None:
+                runner = next(r for r in runners if r.name == name)
+                await store.set_target_status(run_id, name, TargetStatus.PAUSED, runner.status_detail)
+
+            for t in config.targets:
+                adapter = wiring.adapters[t.name]
+                runners.append(
+                    TargetRunner(
+                        run_id=run_id,
+                        config=config,
+                        target=t,
+                        adapter=adapter,
+                        limiter=limiters_by_key[adapter.limit_key],
+                        policy=policy,
+                        price=prices[t.name],
+                        budget=budget,
+                        stop=stop,
+                        put_response=writer.put_response,
+                        put_critique=stage.put if stage is not None else None,
+                        find_cached=store.find_cached if cache_on else None,
+                        on_pause=on_pause,
+                        done_keys=done_keys.pop(t.name),  # the runner owns it from here
+                        stats=stats[t.name],
+                    )
+                )
+            stage_task = asyncio.create_task(stage.run()) if stage is not None else None
+            try:
+                sent_cases = await _dispatch(config, wiring, runners, stop, budget, run_id)
+            finally:
+                if stage is not None and stage_task is not None:
+                    await stage.close()
+                    await stage_task
+            await writer.flush()
+            if sent_cases is not None and sent_cases != estimate:
+                exact = planned_counts(config, sent_cases)
+                for name, n in exact.items():
+                    stats[name].planned = n
+                await store.start_run(
+                    run_id=run_id,
+                    name=config.name,
+                    spec_json=config.spec_json(),
+                    targets=_target_rows(config, wiring, exact),
+                )
+            if stage is not None and wiring.critic is not None and not stop.is_set():
+                await _score_leftovers(stage, store, run_id, wiring.critic, config.critic.batch_size)
+            status, detail = _final_status(runners, budget, stop)
+    except BaseException as exc:
+        detail = wiring.redactor.redact_exception(exc) if isinstance(exc, Exception) else "stopped"
+        status = RunStatus.FAILED if isinstance(exc, Exception) else RunStatus.INTERRUPTED
+        with contextlib.suppress(Exception):
+            await asyncio.shield(_record_status(store, run_id, runners, status, detail))
+        raise
+    finally:
+        if progress is not None:
+            await progress.stop()
+    await _record_status(store, run_id, runners, status, detail)
+    return await collect_result(store, run_id, config, runners, wiring.critic)
+
+
+async def _dispatch(
+    config: RunConfig,
+    wiring: Wiring,
+    runners: list[TargetRunner],
+    stop: asyncio.Event,
+    budget: Budget,
+    run_id: str,
+) -> int | None:
+    """Stream case batches to every target; returns the cases sent, or None when stopped early."""
+    store = wiring.store
+    skipped: list[SkippedRow] = []
+    frozen = (
+        FrozenAttacks.for_expander(store, wiring.expander, config.attacks.seed)
+        if wiring.expander is not None and config.attacks.apply
+        else None
+    )
+    queues: list[asyncio.Queue[list[Case] | None]] = [asyncio.Queue(CASE_QUEUE_BATCHES) for _ in runners]
+    sent = 0
+    finished = False
+
+    async def produce() -> None:
+        nonlocal sent, finished
+        try:
+            source = plan_suite_cases(config, on_skip=skipped.append)
+            batches = case_batches(
+                source,
+                store=store,
+                send_base=CaseKind.BASE in config.kinds,
+                frozen=frozen,
+                on_skip=skipped.append,
+            )
+            async for batch in batches:
+                if skipped:
+                    await store.save_skipped(run_id, skipped)
+                    skipped.clear()
+                if stop.is_set() or budget.reason is not None or all(r.halted for r in runners):
+                    return
+                sent += len(batch)
+                for q in queues:
+                    await q.put(batch)
+            finished = True
+        finally:
+            for q in queues:
+                await q.put(None)
+
+    async with asyncio.TaskGroup() as group:
+        group.create_task(produce())
+        for runner, q in zip(runners, queues, strict=True):
+            group.create_task(runner.run(q))
+    return sent if finished else None
+
+
+async def _score_leftovers(
+    stage: CriticStage, store: Store, run_id: str, critic: Critic, batch_size: int
+) -> None:
+    """Judge every COMPLETED response of the run still lacking a SCORED verdict from this critic."""
+    async for pending in store.pending_critique(run_id, critic.name, critic.version, batch_size=batch_size):
+        await stage.judge(
+            [CritiqueItem(p.work_key, p.prompt, p.response, p.lang, p.dimension) for p in pending]
+        )
+
+
+def _final_status(runners: Sequence[TargetRunner], budget: Budget, stop: asyncio.Event) -> tuple[str, str]:
+    if stop.is_set():
+        for r in runners:
+            if r.status == TargetStatus.ACTIVE:
+                r.status, r.status_detail = TargetStatus.STOPPED, "interrupted"
+        return RunStatus.INTERRUPTED, "stopped on request; run again to resume"
+    if budget.reason is not None:
+        for r in runners:
+            if r.status == TargetStatus.ACTIVE:
+                r.status, r.status_detail = TargetStatus.STOPPED, budget.reason
+        return RunStatus.BUDGET, budget.reason
+    paused = [r.name for r in runners if r.status == TargetStatus.PAUSED]
+    for r in runners:
+        if r.status == TargetStatus.ACTIVE:
+            r.status = TargetStatus.DONE
+    if paused:
+        return RunStatus.PARTIAL, f"target(s) paused: {', '.join(paused)}; the others finished"
+    return RunStatus.COMPLETED, ""
+
+
+async def _record_status(
+    store: Store, run_id: str, runners: Sequence[TargetRunner], status: str, detail: str
+) -> None:
+    for r in runners:
+        target_status = r.status if r.status != TargetStatus.ACTIVE else TargetStatus.STOPPED
+        await store.set_target_status(run_id, r.name, target_status, r.status_detail)
+    await store.set_run_status(run_id, status, detail)
+
+
+def _target_rows(config: RunConfig, wiring: Wiring, planned: Mapping[str, int]) -> list[RunTargetRow]:
+    return [
+        RunTargetRow(
+            run_id=config.run_id,
+            target=t.name,
+            model=t.model,
+            adapter=wiring.adapters[t.name].name,
+            limit_key=wiring.adapters[t.name].limit_key,
+            planned=planned[t.name],
+        )
+        for t in config.targets
+    ]
+
+
+def _check_prices(config: RunConfig, prices: Mapping[str, Price]) -> None:
+    unknown = [name for name, p in prices.items() if not p.known]
+    if unknown and config.budget.max_usd is not None:
+        raise ValueError(
+            f"budget.max_usd is set but no price is known for target(s) {', '.join(unknown)}: "
+            "add `prices: {input_per_1m: ..., output_per_1m: ...}` to each"
+        )
+
+
+async def collect_result(
+    store: Store,
+    run_id: str,
+    config: RunConfig | None,
+    runners: Sequence[TargetRunner],
+    critic: Critic | None,
+) -> RunResult:
+    """The run's result as stored: outcome counts and spend per target, verdict counts."""
+    from sqlalchemy import func, select
+
+    from db.tables import RunRow, VerdictRow
+
+    r = ResponseRow.__table__.c  # type: ignore[attr-defined]
+    v = VerdictRow.__table__.c  # type: ignore[attr-defined]
+    async with store.engine.connect() as conn:
+        rows = await conn.execute(
+            select(r.target, r.outcome, func.count(), func.coalesce(func.sum(r.cost_usd), 0.0))
+            .where(r.run_id == run_id)
+            .group_by(r.target, r.outcome)
+        )
+        outcomes: dict[str, dict[str, int]] = {}
+        cost: dict[str, float] = {}
+        for target, outcome, n, usd in rows:
+            outcomes.setdefault(target, {})[outcome] = int(n)
+            cost[target] = cost.get(target, 0.0) + float(usd)
+        verdicts: dict[str, int] = {}
+        if critic is not None:
+            vrows = await conn.execute(
+                select(v.status, func.count())
+                .where(v.run_id == run_id, v.critic == critic.name, v.critic_version == critic.version)
+                .group_by(v.status)
+            )
+            verdicts = {status: int(n) for status, n in vrows}
+    run: RunRow | None = await store.get_run(run_id)
+    if run is None:
+        raise LookupError(f"no run {run_id!r}")
+    live = {x.name: x for x in runners}
+    targets = []
+    for row in await store.run_targets(run_id):
+        runner = live.get(row.target)
+        targets.append(
+            TargetResult(
+                name=row.target,
+                model=row.model,
+                adapter=row.adapter,
+                status=row.status,
+                detail=row.status_detail,
+                planned=row.planned,
+                outcomes=outcomes.get(row.target, {}),
+                cost_usd=cost.get(row.target, 0.0),
+                retries=runner.stats.retry.retries if runner else 0,
+                rate_limited=runner.stats.retry.rate_limited if runner else 0,
+            )
+        )
+    return RunResult(
+        run_id=run_id,
+        name=run.name,
+        status=run.status,
+        detail=run.status_detail,
+        targets=tuple(targets),
+        spent_usd=sum(cost.values()),
+        critic=f"{critic.name}@{critic.version}" if critic is not None else None,
+        verdicts=verdicts,
+    )
