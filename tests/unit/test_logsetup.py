@@ -82,12 +82,13 @@ def test_json_lines_off_a_terminal_carry_no_key() -> None:
     for secret in SECRETS:
         assert secret not in text
     events = [json.loads(line) for line in text.splitlines()]
-    assert [e["event"] for e in events] == [
-        f"calling with {REDACTED}",
-        "nested",
-        "request failed",
+    # Once litellm has been imported (by another test), its own logging filter may mask the key
+    # in third-party records before ours sees them; either marker proves the key is gone.
+    assert events[3]["event"] in {
         f"third-party library failure with {REDACTED}",
-    ]
+        f"third-party library failure with {REDACTED.strip('[]')}",
+    }
+    assert [e["event"] for e in events[:3]] == [f"calling with {REDACTED}", "nested", "request failed"]
     first, nested, failed, foreign = events
     assert first["key"] == REDACTED
     assert first["level"] == "info"
