@@ -130,18 +130,18 @@ async def _adapters(
 def build_adapter(
     target: TargetConfig, key: str | None, redactor: Redactor, pool: Any = None
 ) -> TargetAdapter:
-    """The adapter the target chose (`openai`: the lean one, sharing ``pool``'s client per endpoint)."""
+    """The adapter the target chose (`openai`: the lean one, sharing ``pool``'s session per endpoint)."""
     if target.adapter == "openai":
         from adapters.openai_adapter import OpenAIAdapter
 
         base = target.openai_base_url
-        client = pool.client_for(base) if pool is not None and base is not None else None
+        session = pool.session_for(base) if pool is not None and base is not None else None
         return OpenAIAdapter(
             model=target.litellm_model,
             api_key=key,
             api_base=target.api_base,
             redactor=redactor,
-            client=client,
+            session=session,
         )
     from adapters.litellm_adapter import LiteLLMAdapter
 
