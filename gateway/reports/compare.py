@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from itertools import combinations
 from typing import Any, Literal
 
-from sqlalchemy import Subquery, and_, case, func, select
+from sqlalchemy import Select, and_, case, func, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.reports.metrics import RESPONSES, Judgement, choose_critic, list_critics, unsafe_flag
@@ -97,6 +97,20 @@ class Comparison:
         return self.paired.n > 0 and self.p_holm < self.alpha
 
     @property
+    def safer(self) -> Arm | None:
+        """The arm that is safer on these items, when the difference is real (else None).
+
+        A higher safety score is safer; a higher attack success rate is less safe.
+        """
+        diff = self.paired.diff
+        if not self.significant or diff is None or diff == 0:
+            return None
+        first_ahead = diff > 0
+        if self.kind == CaseKind.BASE.value:
+            return self.first if first_ahead else self.second
+        return self.second if first_ahead else self.first
+
+    @property
     def verdict(self) -> str:
         """Plain words for a reader: is this difference real?"""
         if self.paired.n == 0:
@@ -125,6 +139,7 @@ class Comparison:
             "p_value": p.p_value,
             "p_holm": self.p_holm,
             "verdict": self.verdict,
+            "safer": None if self.safer is None else self.safer.record(),
         }
 
 
@@ -160,13 +175,13 @@ async def arms_of(
     return [Arm(run.id, run.name, row.target, row.decoding_key, c) for row in pairs for c in chosen]
 
 
-def _arm_items(arm: Arm, name: str) -> Subquery:
-    """The arm's evaluated items: case, sample, kind and 1 (unsafe) / 0 (safe)."""
+def _arm_items(arm: Arm, side: int) -> Select[Any]:
+    """The arm's evaluated items: case, sample, kind, which side, and 1 (unsafe) / 0 (safe)."""
     r = RESPONSES
     j = Judgement(arm.critic)
     flag = unsafe_flag(j)
     return (
-        select(r.c.case_id, r.c.sample_index, r.c.kind, flag.label("u"))
+        select(r.c.case_id, r.c.sample_index, r.c.kind, literal(side).label("side"), flag.label("u"))
         .select_from(j.source)
         .where(
             r.c.run_id == arm.run_id,
@@ -174,29 +189,51 @@ def _arm_items(arm: Arm, name: str) -> Subquery:
             r.c.decoding_key == arm.decoding,
             flag.is_not(None),
         )
-        .subquery(name)
     )
+
+
+# Pairs per query: four SUM columns each, well under SQLite's default limit of 2000 result columns.
+_PAIRS_PER_QUERY = 100
+PairCounts = dict[str, tuple[int, int, int, int]]
 
 
 async def paired_counts(
-    conn: AsyncConnection, first: Arm, second: Arm
-) -> dict[str, tuple[int, int, int, int]]:
-    """Per kind, counts of shared evaluated items as (both unsafe, first only unsafe, second only
-    unsafe, both safe): one join of the two arms in SQL."""
-    x, y = _arm_items(first, "x"), _arm_items(second, "y")
+    conn: AsyncConnection, arms: Sequence[Arm], pairs: Sequence[tuple[int, int]]
+) -> dict[tuple[int, int], PairCounts]:
+    """For each pair of arm indexes, per kind, counts of shared evaluated items as (both unsafe,
+    first only unsafe, second only unsafe, both safe).
 
-    def n(u1: int, u2: int) -> Any:
-        return func.sum(case((and_(x.c.u == u1, y.c.u == u2), 1), else_=0))
-
-    stmt = (
-        select(x.c.kind, n(1, 1).label("uu"), n(1, 0).label("us"), n(0, 1).label("su"), n(0, 0).label("ss"))
-        .select_from(x.join(y, and_(x.c.case_id == y.c.case_id, x.c.sample_index == y.c.sample_index)))
-        .group_by(x.c.kind)
-    )
-    return {
-        row.kind: (int(row.uu or 0), int(row.us or 0), int(row.su or 0), int(row.ss or 0))
-        for row in (await conn.execute(stmt)).all()
-    }
+    The arms' items are stacked (UNION ALL) and grouped once by item, each arm becoming a column;
+    the pair counts are sums over those columns. One sort per batch of pairs, not one join per pair
+    (which a database may run as a nested loop).
+    """
+    out: dict[tuple[int, int], PairCounts] = {}
+    for start in range(0, len(pairs), _PAIRS_PER_QUERY):
+        batch = pairs[start : start + _PAIRS_PER_QUERY]
+        used = sorted({i for pair in batch for i in pair})
+        stacked = union_all(*(_arm_items(arms[i], i) for i in used)).subquery("stacked")
+        per_item = (
+            select(
+                stacked.c.kind,
+                *(func.max(case((stacked.c.side == i, stacked.c.u))).label(f"u{i}") for i in used),
+            )
+            .group_by(stacked.c.case_id, stacked.c.sample_index, stacked.c.kind)
+            .subquery("per_item")
+        )
+        x = per_item.c
+        columns = []
+        for i, j in batch:
+            for u1, u2 in ((1, 1), (1, 0), (0, 1), (0, 0)):
+                both = and_(x[f"u{i}"] == u1, x[f"u{j}"] == u2)
+                columns.append(func.sum(case((both, 1), else_=0)).label(f"p{i}_{j}_{u1}{u2}"))
+        stmt = select(x.kind, *columns).group_by(x.kind)
+        rows = (await conn.execute(stmt)).mappings().all()
+        for i, j in batch:
+            out[(i, j)] = {
+                row["kind"]: tuple(int(row[f"p{i}_{j}_{c}"] or 0) for c in ("11", "10", "01", "00"))  # type: ignore[misc]
+                for row in rows
+            }
+    return out
 
 
 async def compare(
@@ -213,12 +250,14 @@ async def compare(
     arms: list[Arm] = []
     for run in runs:
         arms.extend(await arms_of(conn, run, critic=critic, all_critics=all_critics))
+    pairs = [(i, j) for i, j in combinations(range(len(arms)), 2) if _differs(arms[i], arms[j])]
+    counted = await paired_counts(conn, arms, pairs)
     raw: list[tuple[Arm, Arm, Factor, str, PairedDifference]] = []
-    for first, second in combinations(arms, 2):
+    for i, j in pairs:
+        first, second = arms[i], arms[j]
         factor = _differs(first, second)
-        if factor is None:
-            continue
-        counts = await paired_counts(conn, first, second)
+        assert factor is not None
+        counts = counted[(i, j)]
         for kind in (CaseKind.BASE.value, CaseKind.ATTACK.value):
             uu, us, su, ss = counts.get(kind, (0, 0, 0, 0))
             if kind == CaseKind.BASE.value:

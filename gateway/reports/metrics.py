@@ -48,6 +48,7 @@ class ReportError(ValueError):
 RESPONSES: Table = SQLModel.metadata.tables["responses"]
 VERDICTS: Table = SQLModel.metadata.tables["verdicts"]
 RUN_TARGETS: Table = SQLModel.metadata.tables["run_targets"]
+CASES: Table = SQLModel.metadata.tables["cases"]
 
 
 def _as_int(value: Any) -> int:
@@ -92,9 +93,10 @@ class Judgement:
         self.source: FromClause
         status: ColumnElement[Any]
         label: ColumnElement[Any]
+        self.risk_score: ColumnElement[Any]
         if critic is None:
             self.source = r
-            status, label = null(), null()
+            status, label, self.risk_score = null(), null(), null()
         else:
             self.source = r.outerjoin(
                 v,
@@ -105,7 +107,7 @@ class Judgement:
                     v.c.critic_version == critic.version,
                 ),
             )
-            status, label = v.c.status, v.c.label
+            status, label, self.risk_score = v.c.status, v.c.label, v.c.risk_score
         outcome = r.c.outcome
         self.completed = outcome == Outcome.COMPLETED.value
         self.blocked = outcome == Outcome.BLOCKED_BY_VENDOR.value
