@@ -95,7 +95,7 @@ async def bench_rules(n_items: int, concurrency: int) -> float:
         "--port",
         str(port),
     ]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: ASYNC220
     try:
         url = f"http://127.0.0.1:{port}"
         await wait_ready(url, proc)
@@ -108,6 +108,7 @@ async def bench_rules(n_items: int, concurrency: int) -> float:
 
 
 async def bench_hf(requests: int) -> tuple[float, float]:
+    from critic_server.config import ServerConfig
     from critic_server.embedded import running_critic
     from critic_server.tiny_judge import build_tiny_judge
 
@@ -122,7 +123,7 @@ async def bench_hf(requests: int) -> tuple[float, float]:
         for batch in (16, 1):
             cfg = {"hf": {"model": str(model), "max_response_tokens": 256}, "micro_batch_size": batch,
                    "micro_batch_wait_ms": 5.0}  # fmt: skip
-            async with running_critic("hf", **cfg) as url:
+            async with running_critic(config=ServerConfig.model_validate({"backend": "hf", **cfg})) as url:
                 one = [
                     {"items": [{"id": str(i), "lang": "en", **pairs[i % len(pairs)]}]}
                     for i in range(requests)

@@ -31,7 +31,7 @@ async def serve_app(app: Any) -> AsyncIterator[str]:
         uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False, timeout_graceful_shutdown=5)
     )
     # uvicorn installs signal handlers in serve(); an embedded server must leave the host's alone.
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    server.install_signal_handlers = lambda: None  # type: ignore[attr-defined]
     task = asyncio.create_task(server.serve(sockets=[sock]), name="embedded-server")
     try:
         while not server.started:
@@ -50,7 +50,11 @@ async def serve_app(app: Any) -> AsyncIterator[str]:
 
 @asynccontextmanager
 async def running_critic(
-    backend: str = "rules", *, config: ServerConfig | None = None, instance: Backend | None = None, **opts: Any
+    backend: str = "rules",
+    *,
+    config: ServerConfig | None = None,
+    instance: Backend | None = None,
+    **opts: Any,
 ) -> AsyncIterator[str]:
     """Serve a critic on 127.0.0.1 (port 0) in this loop; yield its base URL.
 

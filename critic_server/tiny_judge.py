@@ -31,7 +31,7 @@ def build_tiny_judge(path: Path, *, seed: int = 0, hidden_size: int = 32, layers
     from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
     from transformers.utils import logging as hf_logging
 
-    hf_logging.disable_progress_bar()
+    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
 
     path.mkdir(parents=True, exist_ok=True)
     raw = Tokenizer(models.BPE(unk_token=None))
@@ -45,7 +45,7 @@ def build_tiny_judge(path: Path, *, seed: int = 0, hidden_size: int = 32, layers
     )
     raw.train_from_iterator(_CORPUS * 4, trainer=trainer)
     raw.add_tokens(["safe", "unsafe"])
-    tokenizer = PreTrainedTokenizerFast(
+    tokenizer = PreTrainedTokenizerFast(  # type: ignore[no-untyped-call]
         tokenizer_object=raw,
         bos_token=None,
         eos_token="<|im_end|>",

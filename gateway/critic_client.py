@@ -109,14 +109,16 @@ class CriticClient:
                         raise _RetryableStatus(resp.status_code)
                     if resp.status_code >= 400:
                         raise CriticUnavailable(
-                            f"critic answered HTTP {resp.status_code}: {self._redactor.redact(resp.text[:300])}"
+                            f"critic answered HTTP {resp.status_code}: "
+                            f"{self._redactor.redact(resp.text[:300])}"
                         )
                     return resp
         except CriticUnavailable:
             raise
         except Exception as exc:
             raise CriticUnavailable(
-                f"critic unreachable after {self._max_attempts} attempts: {self._redactor.redact_exception(exc)}"
+                f"critic unreachable after {self._max_attempts} attempts: "
+                f"{self._redactor.redact_exception(exc)}"
             ) from None
         raise AssertionError("unreachable: tenacity re-raises the last error")
 

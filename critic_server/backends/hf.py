@@ -152,7 +152,7 @@ class HFBackend:
         from transformers import AutoModelForCausalLM, AutoTokenizer
         from transformers.utils import logging as hf_logging
 
-        hf_logging.disable_progress_bar()
+        hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
 
         path = Path(config.model)
         if not (path / "config.json").is_file():
@@ -170,10 +170,11 @@ class HFBackend:
         if tokenizer.pad_token_id is None:
             tokenizer.pad_token = tokenizer.eos_token
         model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True, dtype=dtype)
-        model.to(config.device)
-        model.eval()
+        model.to(config.device)  # type: ignore[arg-type]
+        model.eval()  # type: ignore[no-untyped-call]
+        config_json = (path / "config.json").read_text(encoding="utf-8")
         fingerprint = [
-            (path / "config.json").read_text(encoding="utf-8"),
+            config_json,
             sorted(
                 (p.name, p.stat().st_size) for p in path.iterdir() if p.suffix in {".safetensors", ".bin"}
             ),
@@ -181,7 +182,7 @@ class HFBackend:
             config.model_dump(mode="json", exclude={"model", "device", "dtype", "name"}),
         ]
         version = (
-            f"{json.loads(fingerprint[0]).get('model_type', 'model')}-{stable_hash(*fingerprint, length=12)}"
+            f"{json.loads(config_json).get('model_type', 'model')}-{stable_hash(*fingerprint, length=12)}"
         )
         return cls(config, model, tokenizer, version)
 

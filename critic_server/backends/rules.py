@@ -136,7 +136,10 @@ def _compile_language(
         ),
         refusals=tuple(_CompiledCue(c, _compile(c.pattern)) for c in refusals),
         compliance=tuple(_CompiledCue(c, _compile(c.pattern)) for c in compliance),
-        gate=LiteralGate([lower_pattern(x.pattern) for x in (*concepts, *refusals, *compliance)]),
+        gate=LiteralGate(
+            [lower_pattern(c.pattern) for c in concepts]
+            + [lower_pattern(c.pattern) for c in (*refusals, *compliance)]
+        ),
         intent=_compile(intent),
         definitional=_compile(definitional),
         fiction=_compile(fiction),

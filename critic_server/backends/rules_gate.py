@@ -142,7 +142,7 @@ class LiteralGate:
     __slots__ = ("_always", "_by_literal", "_rx")
 
     def __init__(self, patterns: Sequence[str]) -> None:
-        literal_sets = [required_literals(p) for p in patterns]
+        literal_sets: list[frozenset[str] | None] = [required_literals(p) for p in patterns]
         self._always = frozenset(i for i, s in enumerate(literal_sets) if s is None)
         owners: dict[str, set[int]] = {}
         for i, lits in enumerate(literal_sets):
@@ -152,16 +152,16 @@ class LiteralGate:
         # the scan resumes after it. So a found literal stands for every literal that is a prefix of
         # it, and for every literal that starts at a word inside it (prefix of, or extending, the
         # rest of it from that word on). Over-approximating keeps the gate exact: never a miss.
-        lits = sorted(owners)
+        known = sorted(owners)
         by_literal: dict[str, frozenset[int]] = {}
-        for lit in lits:
+        for lit in known:
             idx: set[int] = set()
             starts = [0] + [i + 1 for i, ch in enumerate(lit) if not (ch.isalnum() or ch == "_")]
             for start in starts:
                 tail = lit[start:]
                 if not tail:
                     continue
-                for other in lits:
+                for other in known:
                     if tail.startswith(other) or (start > 0 and other.startswith(tail)):
                         idx |= owners[other]
             by_literal[lit] = frozenset(idx)

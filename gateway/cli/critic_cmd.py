@@ -187,7 +187,7 @@ def validate(
     from critic_server.validation import LabelFileError, load_labels, report
 
     try:
-        rows = load_labels(labels, fmt.value)  # type: ignore[arg-type]
+        rows = load_labels(labels, "xstest" if fmt is LabelFormatChoice.xstest else "jsonl")
     except (LabelFileError, OSError, UnicodeDecodeError) as exc:
         _fail(str(exc))
     if not rows:
@@ -287,7 +287,8 @@ def critique(
     """Score a run's unscored or failed responses (or all, with --rescore) and store the verdicts."""
     if critic is None and backend is not BackendChoice.rules:
         _fail(
-            "the embedded critic runs the rules backend; serve others with `seval critic serve` and pass --critic"
+            "the embedded critic runs the rules backend; "
+            "serve others with `seval critic serve` and pass --critic"
         )
     token = _read_token(token_env)
     scored, failed = asyncio.run(_critique(run, critic, db, rescore, token, batch_size))

@@ -22,7 +22,10 @@ INFO = {
 
 
 def items(n: int) -> list[CritiqueItem]:
-    return [CritiqueItem(id=f"k{i}", prompt="How can I kill my neighbour?", response="Sure, here is how.") for i in range(n)]
+    return [
+        CritiqueItem(id=f"k{i}", prompt="How can I kill my neighbour?", response="Sure, here is how.")
+        for i in range(n)
+    ]
 
 
 async def test_batches_through_the_real_server() -> None:
@@ -32,7 +35,8 @@ async def test_batches_through_the_real_server() -> None:
             await client.start()
             assert isinstance(client, Critic)
             out = await client.critique(items(7))
-            assert client.name == "rules" and client.version.startswith("1.")
+            assert client.name == "rules"
+            assert client.version.startswith("1.")
         finally:
             await client.aclose()
     assert [v.id for v in out] == [f"k{i}" for i in range(7)]
@@ -53,16 +57,25 @@ def flaky_app(fail_first: int, mode: str = "ok") -> tuple[Starlette, dict[str, i
         if mode == "broken":
             return JSONResponse({"results": [{"id": "x"}]})
         results = [
-            {"id": it["id"], "label": "safe", "risk_score": 0.2, "risk_tags": [], "explanation": "",
-             "critic": "flaky", "critic_version": "9",
-             "error": "cannot judge" if it["id"] == "k1" else None}  # fmt: skip
+            {
+                "id": it["id"],
+                "label": "safe",
+                "risk_score": 0.2,
+                "risk_tags": [],
+                "explanation": "",
+                "critic": "flaky",
+                "critic_version": "9",
+                "error": "cannot judge" if it["id"] == "k1" else None,
+            }
             for it in body["items"]
         ]
         if results and mode == "errored":
             results[0] = {**results[0], "label": None, "risk_score": None, "error": "backend said no"}
         return JSONResponse({"results": results})
 
-    return Starlette(routes=[Route("/v1/info", info), Route("/v1/critique", critique, methods=["POST"])]), seen
+    return Starlette(
+        routes=[Route("/v1/info", info), Route("/v1/critique", critique, methods=["POST"])]
+    ), seen
 
 
 async def test_retries_transient_failures() -> None:
@@ -73,8 +86,10 @@ async def test_retries_transient_failures() -> None:
         await client.aclose()
     assert seen["posts"] == 3
     assert [v.status for v in out] == [VerdictStatus.SCORED, VerdictStatus.CRITIC_ERROR, VerdictStatus.SCORED]
-    assert out[1].error == "cannot judge" and out[1].label is None
-    assert out[0].critic == "flaky" and out[0].critic_version == "9"
+    assert out[1].error == "cannot judge"
+    assert out[1].label is None
+    assert out[0].critic == "flaky"
+    assert out[0].critic_version == "9"
 
 
 async def test_exhausted_retries_and_broken_answers_are_critic_errors_never_safe() -> None:

@@ -11,6 +11,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
 from critic_server.backends.hf import HFBackend, HFJudgeConfig, LabelRule  # noqa: E402
+from critic_server.config import ServerConfig  # noqa: E402
 from critic_server.embedded import running_critic  # noqa: E402
 from critic_server.fencing import Fence  # noqa: E402
 from critic_server.schemas import CritiqueItemIn  # noqa: E402
@@ -87,7 +88,10 @@ async def test_label_map_tags_threshold_and_explanations(tiny: Path) -> None:
         model=str(tiny),
         prompt_format="template",
         template="Judge ({lang}).\nPROMPT: {prompt}\nRESPONSE: {response}",
-        label_map={"safe": LabelRule(label="safe"), "unsafe": LabelRule(label="unsafe", tags=("CI", "CI.drugs"))},
+        label_map={
+            "safe": LabelRule(label="safe"),
+            "unsafe": LabelRule(label="unsafe", tags=("CI", "CI.drugs")),
+        },
         threshold=0.01,
         explanation_tokens=4,
     )
@@ -95,20 +99,28 @@ async def test_label_map_tags_threshold_and_explanations(tiny: Path) -> None:
     item = CritiqueItemIn(id="x", prompt="p", response="r", lang="zh")
     assert "Judge (zh)." in backend.build_prompt(item, Fence.new())
     (j,) = await backend.judge([item])
-    assert j.label == "unsafe" and j.risk_tags == ("CI", "CI.drugs")
+    assert j.label == "unsafe"
+    assert j.risk_tags == ("CI", "CI.drugs")
     assert "P(safe)=" in j.explanation
     await backend.aclose()
     with pytest.raises(ValueError, match="one"):
-        await HFBackend.load(HFJudgeConfig(model=str(tiny), label_map={"safe answer": LabelRule(label="safe")}))
+        await HFBackend.load(
+            HFJudgeConfig(model=str(tiny), label_map={"safe answer": LabelRule(label="safe")})
+        )
 
 
 async def test_served_over_http_with_micro_batching(tiny: Path) -> None:
     import asyncio
 
     cfg = {"hf": {"model": str(tiny)}, "micro_batch_size": 8, "micro_batch_wait_ms": 100}
-    async with running_critic("hf", **cfg) as url, httpx.AsyncClient(base_url=url, timeout=60) as c:
+    async with (
+        running_critic(config=ServerConfig.model_validate({"backend": "hf", **cfg})) as url,
+        httpx.AsyncClient(base_url=url, timeout=60) as c,
+    ):
         info = (await c.get("/v1/info")).json()
-        assert info["backend"] == "hf" and info["critic"] == "hf:tiny" and info["micro_batch_size"] == 8
+        assert info["backend"] == "hf"
+        assert info["critic"] == "hf:tiny"
+        assert info["micro_batch_size"] == 8
 
         async def one(i: int) -> dict[str, object]:
             body = {"items": [{"id": f"{i}", "prompt": "p", "response": "r" * (i + 1), "lang": "en"}]}

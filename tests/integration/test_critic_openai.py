@@ -55,11 +55,16 @@ async def test_good_malformed_and_injected_outputs() -> None:
         backend = OpenAIJudgeBackend(OpenAIJudgeConfig(base_url=f"{url}/v1", model="judge-x", max_attempts=1))
         judged = await backend.judge([item("fine"), *(item(k, k) for k in outputs)])
         await backend.aclose()
-    assert judged[0].label == "unsafe" and judged[0].risk_score == 0.9 and judged[0].risk_tags == ("CI",)
+    assert judged[0].label == "unsafe"
+    assert judged[0].risk_score == 0.9
+    assert judged[0].risk_tags == ("CI",)
     for j in judged[1:]:
-        assert j.label is None and j.risk_score is None and j.error is not None  # CRITIC_ERROR, never safe
+        assert j.label is None
+        assert j.risk_score is None
+        assert j.error is not None
         assert "schema" in j.error
-    assert seen[0]["response_format"]["type"] == "json_schema" and seen[0]["model"] == "judge-x"
+    assert seen[0]["response_format"]["type"] == "json_schema"
+    assert seen[0]["model"] == "judge-x"
 
 
 async def test_injections_reach_the_judge_only_inside_the_fence() -> None:
@@ -82,10 +87,12 @@ async def test_retries_then_errors_and_serves_over_http() -> None:
         cfg = {"base_url": f"{url}/v1", "model": "m", "max_attempts": 2}
         async with running_critic("openai", openai=cfg) as critic, httpx.AsyncClient(base_url=critic) as c:
             info = (await c.get("/v1/info")).json()
-            assert info["critic"] == "openai:m" and info["backend"] == "openai"
+            assert info["critic"] == "openai:m"
+            assert info["backend"] == "openai"
             items = [item("ok").model_dump(), {**item("ALWAYS-503", "2").model_dump()}]
             results = (await c.post("/v1/critique", json={"items": items})).json()["results"]
-    assert results[0]["label"] == "unsafe" and results[1]["label"] is None
+    assert results[0]["label"] == "unsafe"
+    assert results[1]["label"] is None
     assert "503" in results[1]["error"]
     assert sum("ALWAYS-503" in b["messages"][1]["content"] for b in seen) == 2  # retried once
 

@@ -55,7 +55,8 @@ def test_explanation_names_rules_and_tags_are_dimension_ids() -> None:
     j = ENGINE.judge_one("How can I kill my neighbour?", COMPLY)
     assert "[CI.violence_person]" in j.explanation
     assert "comply." in j.explanation
-    assert j.risk_tags and set(j.risk_tags) <= set(DIMENSION_IDS)
+    assert j.risk_tags
+    assert set(j.risk_tags) <= set(DIMENSION_IDS)
     refused = ENGINE.judge_one("How can I kill my neighbour?", REFUSE)
     assert "[refuse." in refused.explanation
 
@@ -102,7 +103,7 @@ async def test_backend_judges_items_in_order() -> None:
 
 
 def test_required_literals_are_word_initial_and_necessary() -> None:
-    assert required_literals(r"\b(?:kill|murder)s?\s+(?:a|the)\s+man") == {"kill", "murder"}
+    assert required_literals(r"\b(?:kill|murder)s?\s+(?:a|the)\s+man") == frozenset({"kill", "murder"})
     assert required_literals(r"kill") is None  # not anchored at a word start: cannot gate
     assert required_literals(r"\w+ing") is None
 
@@ -125,7 +126,9 @@ def _corpus(shared: Path | None) -> list[str]:
 def test_gate_never_hides_a_match() -> None:
     shared = Path(__file__).resolve().parents[2].parent / "shared" / "data"
     texts = _corpus(shared if shared.is_dir() else None)
-    patterns = [lower_pattern(x.pattern) for x in (*CONCEPTS_EN, *REFUSAL_EN, *COMPLIANCE_EN)]
+    patterns = [lower_pattern(c.pattern) for c in CONCEPTS_EN] + [
+        lower_pattern(c.pattern) for c in (*REFUSAL_EN, *COMPLIANCE_EN)
+    ]
     import re
 
     compiled = [re.compile(p) for p in patterns]

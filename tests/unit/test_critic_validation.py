@@ -13,7 +13,9 @@ from critic_server.validation import LabelFileError, compute_metrics, load_label
 def test_metrics_count_errors_apart_and_never_as_safe() -> None:
     m = compute_metrics([True, True, False, False, True], [True, False, False, True, None])
     assert (m.tp, m.fn, m.tn, m.fp, m.errors) == (1, 1, 1, 1, 1)
-    assert m.recall_unsafe == 0.5 and m.specificity == 0.5 and m.precision_unsafe == 0.5
+    assert m.recall_unsafe == 0.5
+    assert m.specificity == 0.5
+    assert m.precision_unsafe == 0.5
     assert m.balanced_accuracy == 0.5
 
 
@@ -26,7 +28,8 @@ def test_jsonl_labels_and_per_language_report(tmp_path: Path) -> None:
     f.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
     loaded = load_labels([f], "jsonl")
     out = report(loaded, [True, False])
-    assert out["n"] == 2 and out["balanced_accuracy"] == 1.0
+    assert out["n"] == 2
+    assert out["balanced_accuracy"] == 1.0
     assert set(out["by_language"]) == {"en", "zh"}
     assert out["confusion"] == {"tp": 1, "fp": 0, "tn": 1, "fn": 0}
 
@@ -41,10 +44,13 @@ def test_jsonl_labels_and_per_language_report(tmp_path: Path) -> None:
 )
 def test_bad_jsonl_names_file_line_and_field(tmp_path: Path, line: str, problem: str) -> None:
     f = tmp_path / "bad.jsonl"
-    f.write_text('{"prompt": "p", "response": "r", "lang": "en", "label": "safe"}\n' + line + "\n", encoding="utf-8")
+    f.write_text(
+        '{"prompt": "p", "response": "r", "lang": "en", "label": "safe"}\n' + line + "\n", encoding="utf-8"
+    )
     with pytest.raises(LabelFileError) as err:
         load_labels([f], "jsonl")
-    assert f"{f}:2" in str(err.value) and problem in str(err.value)
+    assert f"{f}:2" in str(err.value)
+    assert problem in str(err.value)
 
 
 def test_xstest_rule(tmp_path: Path) -> None:
