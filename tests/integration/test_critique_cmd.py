@@ -1,4 +1,4 @@
-"""``seval critique RUN``: scores what is unscored, re-scores with --rescore, keeps every critic's verdicts."""
+"""``seval critique RUN``: scores what is unscored, re-scores with --rescore, keeps other critics' verdicts."""
 
 from __future__ import annotations
 
@@ -22,8 +22,9 @@ PAIRS = [
 
 def record(i: int, case_id: str, outcome: Outcome = Outcome.COMPLETED) -> ResponseRecord:
     return ResponseRecord(
-        run_id="run1", work_key=f"k{i}", case_id=case_id, target="t", decoding_key="default", decoding_json="{}",
-        sample_index=0, lang="en", dimension="CI", risk_id="CI", kind="base", attack=None, parent_case_id=None,
+        run_id="run1", work_key=f"k{i}", case_id=case_id, target="t", decoding_key="default",
+        decoding_json="{}", sample_index=0, lang="en", dimension="CI", risk_id="CI", kind="base",
+        attack=None, parent_case_id=None,
         cache_key=f"c{i}", outcome=outcome, finish_reason="stop", vendor_code=None, status_code=200,
         text=PAIRS[i % 3][1] if outcome is Outcome.COMPLETED else "", truncated=False, prompt_tokens=1,
         completion_tokens=1, cost_usd=0.0, latency_ms=1.0, ttft_ms=None, attempts=1, error=None,
