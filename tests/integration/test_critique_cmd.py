@@ -1,4 +1,4 @@
-"""``seval critique RUN``: scores what is unscored, re-scores with --rescore, keeps other critics' verdicts."""
+"""``seval critique RUN``: scores the unscored, re-scores with --rescore, keeps other critics' verdicts."""
 
 from __future__ import annotations
 
