@@ -12,21 +12,31 @@ Example::
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from pathlib import Path
 
-from sqlalchemy.engine import make_url
-
-from db.engine import DEFAULT_URL, redact_url
+from db.engine import DEFAULT_URL, parse_url, redact_url
 from db.store import Store
+from gateway.reports.compare import Comparison, compare
 from gateway.reports.metrics import ReportError, compute
 from gateway.reports.model import RunInfo, RunResults
 
-__all__ = ["DEFAULT_URL", "ReportError", "RunResults", "open_store", "resolve_run", "results", "results_sync"]
+__all__ = [
+    "DEFAULT_URL",
+    "Comparison",
+    "ReportError",
+    "RunResults",
+    "comparisons",
+    "open_store",
+    "resolve_run",
+    "results",
+    "results_sync",
+]
 
 
 def _require_sqlite_file(db_url: str) -> None:
     # Opening a missing SQLite file would silently create an empty database.
-    url = make_url(db_url)
+    url = parse_url(db_url)
     database = url.database or ""
     if url.get_backend_name() != "sqlite" or not database or database == ":memory:":
         return
@@ -75,3 +85,23 @@ async def results(run: str, *, db_url: str = DEFAULT_URL, critic: str | None = N
 def results_sync(run: str, *, db_url: str = DEFAULT_URL, critic: str | None = None) -> RunResults:
     """``results`` for code without an event loop."""
     return asyncio.run(results(run, db_url=db_url, critic=critic))
+
+
+async def comparisons(
+    runs: Sequence[str],
+    *,
+    db_url: str = DEFAULT_URL,
+    critic: str | None = None,
+    all_critics: bool = False,
+) -> list[Comparison]:
+    """Paired comparisons across ``runs`` (see ``gateway.reports.compare``): targets, decoding settings
+    and, with ``all_critics``, critics, each on the items both sides share."""
+    if not runs:
+        raise ReportError("give at least one run to compare")
+    store = await open_store(db_url)
+    try:
+        infos = [await resolve_run(store, ref) for ref in runs]
+        async with store.engine.connect() as conn:
+            return await compare(conn, infos, critic=critic, all_critics=all_critics)
+    finally:
+        await store.close()

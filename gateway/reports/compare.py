@@ -10,7 +10,7 @@ together, and the verdict ("real" or "could be noise") uses the adjusted value.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import combinations
 from typing import Any, Literal
@@ -141,6 +141,26 @@ class Comparison:
             "verdict": self.verdict,
             "safer": None if self.safer is None else self.safer.record(),
         }
+
+
+def arm_namer(comparisons: Sequence[Comparison]) -> Callable[[Arm], str]:
+    """Short arm labels that name only what varies across the compared arms."""
+    arms = [a for c in comparisons for a in (c.first, c.second)]
+    many_decodings = len({a.decoding for a in arms}) > 1
+    many_critics = len({a.critic for a in arms}) > 1
+    many_runs = len({a.run_id for a in arms}) > 1
+
+    def name(arm: Arm) -> str:
+        parts = [arm.target]
+        if many_decodings:
+            parts.append(arm.decoding)
+        if many_critics:
+            parts.append(f"judged by {arm.critic.label if arm.critic else 'no critic'}")
+        if many_runs:
+            parts.append(f"run {arm.run_name or arm.run_id[:12]}")
+        return " · ".join(parts)
+
+    return name
 
 
 def _differs(first: Arm, second: Arm) -> Factor | None:

@@ -13,7 +13,7 @@ from datetime import datetime
 from importlib import resources
 
 from gateway.reports import svg
-from gateway.reports.compare import Arm, Comparison
+from gateway.reports.compare import Arm, Comparison, arm_namer
 from gateway.reports.model import Axis, Counts, Group, RunResults
 from gateway.reports.stats import Rate
 from gateway.reports.svg import esc, pct
@@ -142,7 +142,8 @@ def _summary(res: RunResults) -> str:
         cov_sub = (
             f"{total.evaluated:,} of {t.info.planned:,} planned" if t.info.planned else "nothing planned"
         )
-        model = f'<div class="sub">{esc(t.info.model)}</div>' if t.info.model else ""
+        shown_model = t.info.model and t.info.model != t.target
+        model = f'<div class="sub">{esc(t.info.model)}</div>' if shown_model else ""
         rows.append(
             f'<tr class="target-row" data-target="{esc(t.target)}">'
             f'<th scope="row"><div class="tname">{esc(t.target)}</div>{model}</th>'
@@ -344,26 +345,6 @@ def _decodings(res: RunResults) -> str:
     return _section("decoding", "Decoding settings", intro, body)
 
 
-def _arm_namer(comparisons: Sequence[Comparison]) -> Callable[[Arm], str]:
-    """Short arm labels that name only what varies across the compared arms."""
-    arms = [a for c in comparisons for a in (c.first, c.second)]
-    many_decodings = len({a.decoding for a in arms}) > 1
-    many_critics = len({a.critic for a in arms}) > 1
-    many_runs = len({a.run_id for a in arms}) > 1
-
-    def name(arm: Arm) -> str:
-        parts = [arm.target]
-        if many_decodings:
-            parts.append(arm.decoding)
-        if many_critics:
-            parts.append(f"judged by {arm.critic.label if arm.critic else 'no critic'}")
-        if many_runs:
-            parts.append(f"run {arm.run_name or arm.run_id[:12]}")
-        return " · ".join(parts)
-
-    return name
-
-
 def _comparison_table(comparisons: Sequence[Comparison], name: Callable[[Arm], str], table_id: str) -> str:
     rows = []
     for c in sorted(comparisons, key=lambda c: (c.p_holm, c.differs)):
@@ -417,7 +398,7 @@ def _comparisons(comparisons: Sequence[Comparison]) -> str:
             "prompts judged for both sides.</p>"
         )
         return _section("comparisons", "Are the differences real?", intro, body)
-    name = _arm_namer(shown)
+    name = arm_namer(shown)
     body = ""
     for kind, title, table_id in (
         (CaseKind.BASE.value, "Safety score on plain prompts (higher is safer)", "comparisons-base"),
@@ -460,8 +441,9 @@ def _coverage(res: RunResults) -> str:
             f"<td class='num'>{c.evaluated:,}</td><td class='num'>{c.blocked:,}</td>"
             f"<td class='num'>{c.failed:,}</td><td class='num'>{c.incomplete:,}</td>"
             f"<td class='num'>{c.critic_error:,}</td><td class='num'>{c.unscored:,}</td>"
-            f"<td class='num'>{pct(t.coverage)}</td><td class='num'>{c.prompt_tokens:,}</td>"
-            f"<td class='num'>{c.completion_tokens:,}</td><td class='num'>{_usd(c.cost_usd)}</td></tr>"
+            f"<td class='num'>{pct(t.coverage)}</td>"
+            f"<td class='num'>{c.prompt_tokens:,} / {c.completion_tokens:,}</td>"
+            f"<td class='num'>{_usd(c.cost_usd)}</td></tr>"
         )
     chart = svg.stacked_bars(
         [t.target for t in res.targets], segments, values, label="Where each target's planned items went"
@@ -477,8 +459,7 @@ def _coverage(res: RunResults) -> str:
         "Critic errors",
         "Not judged",
         "Coverage",
-        "Prompt tokens",
-        "Completion tokens",
+        "Tokens <span class='hint'>prompt / completion</span>",
         "Cost",
     ]
     table = _table(head, rows, table_id="coverage")

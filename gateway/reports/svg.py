@@ -315,23 +315,28 @@ def stacked_bars(
     rows: Sequence[str], segments: Sequence[Segment], values: Sequence[Sequence[int]], *, label: str
 ) -> str:
     """Horizontal 100% stacked bars (one per row) with a legend; each part's count is in its tooltip."""
-    label_w, bar_w, row_h, top = 180.0, 700.0, 30.0, 52.0
+    label_w, bar_w, row_h = 180.0, 700.0, 30.0
     width = label_w + bar_w + 20
-    height = top + row_h * len(rows) + 10
-    body: list[str] = [
-        '<defs><pattern id="hatch" width="6" height="6" patternUnits="userSpaceOnUse" '
-        'patternTransform="rotate(45)"><rect width="6" height="6" fill="#ffffff"/>'
-        f'<line x1="0" y1="0" x2="0" y2="6" stroke="{GREY}" stroke-width="2"/></pattern></defs>'
-    ]
+    legend: list[str] = []
     lx, ly = 8.0, 10.0
     for seg in segments:
         fill = "url(#hatch)" if seg.pattern else seg.colour
         item_w = 26 + 6.6 * len(seg.name)
         if lx + item_w > width:
             lx, ly = 8.0, ly + 18
-        body.append(f'<rect x="{lx:.1f}" y="{ly:.1f}" width="12" height="12" fill="{fill}" stroke="{GREY}"/>')
-        body.append(_text(lx + 17, ly + 10, seg.name, size=11))
+        legend.append(
+            f'<rect x="{lx:.1f}" y="{ly:.1f}" width="12" height="12" fill="{fill}" stroke="{GREY}"/>'
+        )
+        legend.append(_text(lx + 17, ly + 10, seg.name, size=11))
         lx += item_w
+    top = ly + 30
+    height = top + row_h * len(rows) + 10
+    body: list[str] = [
+        '<defs><pattern id="hatch" width="6" height="6" patternUnits="userSpaceOnUse" '
+        'patternTransform="rotate(45)"><rect width="6" height="6" fill="#ffffff"/>'
+        f'<line x1="0" y1="0" x2="0" y2="6" stroke="{GREY}" stroke-width="2"/></pattern></defs>',
+        *legend,
+    ]
     for r, name in enumerate(rows):
         y = top + r * row_h
         body.append(_text(label_w - 10, y + row_h / 2 + 4, _clip(name, 26), anchor="end"))
