@@ -13,16 +13,15 @@ Import cost: importing this module imports litellm (seconds); import it only whe
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import os
 from collections.abc import Callable, Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 import litellm
 
+from adapters.keys import make_limit_key
 from adapters.outcomes import (
     Classified,
     EndSignal,
@@ -38,23 +37,6 @@ from gateway.types import AttemptResult, ChatRequest, Outcome, Usage
 litellm.suppress_debug_info = True  # litellm prints "Give Feedback" banners to stdout otherwise
 
 _RESERVED = frozenset({"model", "messages", "stream", "num_retries", "max_retries", "fallbacks", "api_key"})
-
-
-def key_fingerprint(api_key: str | None) -> str:
-    """A short, non-reversible fingerprint of an API key (never the key itself)."""
-    if not api_key:
-        return "nokey"
-    return hashlib.sha256(api_key.encode("utf-8")).hexdigest()[:10]
-
-
-def make_limit_key(model: str, api_key: str | None, api_base: str | None) -> str:
-    """``provider[@host]:keyfp:model``: requests that share a vendor quota share this key."""
-    provider, sep, name = model.partition("/")
-    if not sep:
-        provider, name = "openai", model
-    if api_base:
-        provider = f"{provider}@{urlsplit(api_base).netloc or api_base}"
-    return f"{provider}:{key_fingerprint(api_key)}:{name}"
 
 
 class _RawStream:

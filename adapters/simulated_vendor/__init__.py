@@ -6,7 +6,16 @@ and how fault scenarios are selected.
 """
 
 from adapters.simulated_vendor.config import VendorConfig
+from adapters.simulated_vendor.process import SimulatedVendorProcess
 from adapters.simulated_vendor.server import FAULT_PREFIX, SimulatedVendor, scenarios
 from adapters.simulated_vendor.stats import Received, VendorStats
 
-__all__ = ["FAULT_PREFIX", "Received", "SimulatedVendor", "VendorConfig", "VendorStats", "scenarios"]
+__all__ = [
+    "FAULT_PREFIX",
+    "Received",
+    "SimulatedVendor",
+    "SimulatedVendorProcess",
+    "VendorConfig",
+    "VendorStats",
+    "scenarios",
+]
