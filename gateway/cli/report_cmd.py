@@ -14,22 +14,14 @@ from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
 
 import typer
 
+from gateway.cli.db_cmd import DbOption
+
 if TYPE_CHECKING:
     from gateway.reports.compare import Comparison
     from gateway.reports.model import RunResults
 
 T = TypeVar("T")
 
-DbOption = Annotated[
-    str | None,
-    typer.Option(
-        "--db",
-        envvar="SEVAL_DB",
-        help="Database URL: sqlite+aiosqlite:///PATH (default sqlite+aiosqlite:///seval.db) "
-        "or postgresql+asyncpg://USER:PASSWORD@HOST:PORT/DB[?search_path=SCHEMA].",
-        show_default=False,
-    ),
-]
 CriticOption = Annotated[
     str | None,
     typer.Option(

@@ -20,18 +20,6 @@ async def _compare(store: Store, *refs: str, **kw: object) -> list[Comparison]:
         return await compare(conn, runs, **kw)  # type: ignore[arg-type]
 
 
-def _find(comps: list[Comparison], kind: str, differs: str, first: str, second: str) -> Comparison:
-    for c in comps:
-        if (c.kind, c.differs, c.first.label.split()[0], c.second.label.split()[0]) == (
-            kind,
-            differs,
-            first,
-            second,
-        ):
-            return c
-    raise AssertionError(f"no {kind}/{differs} comparison {first} vs {second}")
-
-
 async def test_fixture_targets_on_shared_items(db_url: str) -> None:
     store = await Store.open(db_url)
     try:
