@@ -199,6 +199,7 @@ class TargetRunner:
         self._workers = target.limits.max_in_flight
         self._items: asyncio.Queue[Planned | None] = asyncio.Queue(self._workers * ITEM_QUEUE_PER_WORKER)
         self._request = config.request
+        self._max_wait_s = config.retry.max_wait_s
         self._decoding_json = {
             d.key: json.dumps(d.as_params(), sort_keys=True, separators=(",", ":"))
             for d in self.plan.decodings
@@ -304,7 +305,7 @@ class TargetRunner:
     def _after_attempt(self, result: AttemptResult) -> None:
         # Every sender under this limit key backs off, not only the item that saw the 429/503.
         if result.retry_after_s is not None:
-            self._limiter.pause(result.retry_after_s)
+            self._limiter.pause(min(result.retry_after_s, self._max_wait_s))
 
     async def _pause(self, result: AttemptResult) -> None:
         if self.status == TargetStatus.PAUSED:

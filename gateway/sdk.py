@@ -27,6 +27,9 @@ from gateway.types import AttemptResult, ChatRequest
 
 __all__ = ["RunResult", "resolve_config", "run", "run_sync"]
 
+NO_KEY = "no-key-configured"
+"""Placeholder key given to litellm for keyless OpenAI-compatible servers (vLLM, the simulated vendor)."""
+
 
 def resolve_config(config: RunConfig | str | Path, *, db_url: str | None = None) -> RunConfig:
     """A ``RunConfig`` from an object or a YAML path, with ``db_url`` overriding the file's."""
@@ -145,6 +148,9 @@ def build_adapter(
         )
     from adapters.litellm_adapter import LiteLLMAdapter
 
+    if key is None and target.api_base is not None and target.provider in (None, "openai", "hosted_vllm"):
+        # litellm's OpenAI client refuses to send without some key, even to a keyless local server.
+        key = NO_KEY
     return LiteLLMAdapter(
         model=target.litellm_model, api_key=key, api_base=target.api_base, redactor=redactor
     )
