@@ -1,0 +1,108 @@
+"""Resume after a real ``kill -9``: `seval run` in a subprocess, killed mid-run, then run again.
+
+The simulated vendor (in this process) counts what it receives, so the test proves that the second
+session sent exactly the items the first left without a stored response, with identical prompts
+(attacked variants included), and that nothing is stored twice or lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sqlite3
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import yaml
+
+from adapters.simulated_vendor import SimulatedVendor
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def stored(db: Path) -> list[tuple[str, str, str]]:
+    """(target, work key, prompt text) of every stored response."""
+    if not db.exists():
+        return []
+    with sqlite3.connect(db) as conn:
+        try:
+            return list(
+                conn.execute(
+                    "SELECT r.target, r.work_key, c.text FROM responses r JOIN cases c ON c.id = r.case_id"
+                )
+            )
+        except sqlite3.OperationalError:  # schema not created yet
+            return []
+
+
+async def seval_run(config: Path) -> asyncio.subprocess.Process:
+    env = {**os.environ, "SEVAL_LOG_LEVEL": "WARNING", "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        "from gateway.cli import main; main()",
+        "run",
+        str(config),
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+
+
+@pytest.mark.timeout(180)
+async def test_kill_9_then_resume_sends_only_missing_items(tmp_path: Path) -> None:
+    db = tmp_path / "seval.db"
+    vendor = SimulatedVendor(latency_ms=60)
+    async with vendor as url:
+        config = tmp_path / "run.yaml"
+        targets = [
+            {"name": m, "model": m, "api_base": url, "limits": {"max_in_flight": 3}}
+            for m in ("sim-compliant", "sim-cautious")
+        ]
+        spec = {
+            "name": "kill-test",
+            "suites": ["sample"],
+            "limit": 20,
+            "attacks": {"apply": ["code_injection", "instruction_encryption"]},
+            "targets": targets,
+            "db_url": f"sqlite+aiosqlite:///{db}",
+        }
+        config.write_text(yaml.safe_dump(spec), encoding="utf-8")
+        planned = 2 * 20 * 3
+
+        proc = await seval_run(config)
+        async with asyncio.timeout(60):
+            while len(await asyncio.to_thread(stored, db)) < 25:  # noqa: ASYNC110 (another process)
+                await asyncio.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+        await proc.wait()
+        assert proc.returncode == -signal.SIGKILL
+        first = await asyncio.to_thread(stored, db)
+        assert 25 <= len(first) < planned
+        sent_first = Counter((r.model, r.prompt) for r in vendor.stats.received)
+        vendor.stats.reset()
+
+        proc = await seval_run(config)
+        out, _ = await proc.communicate()
+        assert proc.returncode == 0, out.decode(errors="replace")[-2000:]
+        sent_second = Counter((r.model, r.prompt) for r in vendor.stats.received)
+
+    final = stored(db)
+    keys = [(t, k) for t, k, _ in final]
+    assert len(keys) == len(set(keys)) == planned  # nothing lost, nothing twice
+    done_first = {(t, k) for t, k, _ in first}
+    missing = Counter((t, text) for t, k, text in final if (t, k) not in done_first)
+    assert sent_second == missing  # the second session sent exactly what had no stored response
+    # whatever the first session sent but never stored went out again with the identical prompt
+    unstored_first = sent_first - Counter((t, text) for t, _, text in first)
+    assert not unstored_first - sent_second
+    with sqlite3.connect(db) as conn:
+        completed = conn.execute("SELECT count(*) FROM responses WHERE outcome = 'COMPLETED'").fetchone()[0]
+        scored = conn.execute("SELECT count(*) FROM verdicts WHERE status = 'SCORED'").fetchone()[0]
+        status = conn.execute("SELECT status FROM runs").fetchone()[0]
+    assert scored == completed == planned  # the killed session's unscored answers were scored on resume
+    assert status == "completed"
