@@ -182,7 +182,8 @@ class OpenAIAdapter:
         except TimeoutError as exc:
             # aiohttp's sock_read timeout (ServerTimeoutError) is the idle timeout; a bare one is ours.
             kind = "idle_timeout" if isinstance(exc, aiohttp.ServerTimeoutError) else "timeout"
-            outcome = Outcome.INCOMPLETE if state.started else Outcome.FAILED_TRANSIENT
+            # As with litellm (which sees a stream only once data flows): incomplete once data arrived.
+            outcome = Outcome.INCOMPLETE if state.received else Outcome.FAILED_TRANSIENT
             classified = Classified(
                 outcome, vendor_code=kind, retryable=True, error=f"{kind}: {type(exc).__name__}"
             )
@@ -205,7 +206,7 @@ class OpenAIAdapter:
 class _StreamState:
     """What one response has delivered so far."""
 
-    __slots__ = ("categories", "finish", "parts", "size", "started", "ttft", "usage")
+    __slots__ = ("categories", "finish", "parts", "received", "size", "started", "ttft", "usage")
 
     def __init__(self) -> None:
         self.parts: list[str] = []
@@ -213,7 +214,8 @@ class _StreamState:
         self.finish: str | None = None
         self.usage: Usage | None = None
         self.ttft: float | None = None
-        self.started = False
+        self.started = False  # a 200 stream began
+        self.received = False  # stream data arrived
         self.categories: tuple[str, ...] = ()
 
 
@@ -263,6 +265,7 @@ async def _read_stream(
     limit = request.max_response_chars
     pending = b""
     async for data in response.content.iter_any():
+        state.received = True
         lines = (pending + data).split(b"\n")
         pending = lines.pop()
         for line in lines:

@@ -43,7 +43,10 @@ def parse(body: dict[str, Any], url_model: str | None, url_stream: bool, query: 
         prompt=prompt,
         stream=url_stream,
         include_usage=True,
-        max_tokens=optional_int(config.get("maxOutputTokens"), "maxOutputTokens"),
+        # the API takes proto JSON names in either case (litellm sends snake_case)
+        max_tokens=optional_int(
+            config.get("maxOutputTokens", config.get("max_output_tokens")), "maxOutputTokens"
+        ),
         seed=optional_int(config.get("seed"), "seed"),
     )
 
