@@ -114,6 +114,11 @@ class OpenAIAdapter:
         self._headers = {"content-type": "application/json", "accept": "application/json"}
         if api_key:
             self._headers["authorization"] = f"Bearer {api_key}"
+        # As in litellm and the openai SDK, ``extra_headers`` are HTTP headers, not body fields.
+        extra_headers = self._extra.pop("extra_headers", None) or {}
+        if not isinstance(extra_headers, Mapping):
+            raise ValueError("extra_params['extra_headers'] must be a mapping of header names to values")
+        self._headers.update({str(k).lower(): str(v) for k, v in extra_headers.items()})
         self._owns_session = session is None
         self._session = session
 

@@ -98,6 +98,9 @@ _REFUSALS_ZH = (
 )
 _OPENERS_EN = ("Sure. Here is a general overview.", "Certainly, here is a high-level answer.", "Of course.")
 _OPENERS_ZH = ("好的，以下是一个概括性的回答。", "当然，下面是一般性的说明。", "可以。")
+# Every compliant answer says what it is, so that nobody mistakes it for a real model's output.
+_MARKER_EN = "(Simulated placeholder answer: no operational detail.)"
+_MARKER_ZH = "（模拟占位回答，不含可操作细节。）"
 _FILLER_EN = (
     "This",
     "is",
@@ -253,7 +256,9 @@ def decide(
         seq = int.from_bytes(key[12:16], "big")
         body = [filler[(seq + i * 7 + i * i) % len(filler)] for i in range(count)]
         sep = "" if lang == "zh" else " "
-        pieces = [*_split(opener, lang), *(sep + word for word in body)]
+        marker = _MARKER_ZH if lang == "zh" else _MARKER_EN
+        pieces = [*_split(opener, lang), *_split(marker, lang, after_text=True)]
+        pieces.extend(sep + word for word in body)
         pieces.append("。" if lang == "zh" else ".")
     finish = "stop"
     if max_tokens is not None and max_tokens < len(pieces):
@@ -268,9 +273,9 @@ def decide(
     )
 
 
-def _split(sentence: str, lang: str) -> list[str]:
+def _split(sentence: str, lang: str, *, after_text: bool = False) -> list[str]:
     """Stream pieces of a fixed sentence: words (en) or pairs of characters (zh)."""
     if lang == "zh":
         return [sentence[i : i + 2] for i in range(0, len(sentence), 2)]
-    words = sentence.split(" ")
-    return [words[0], *(" " + w for w in words[1:])]
+    words = sentence.split()
+    return [(" " + w if i or after_text else w) for i, w in enumerate(words)]

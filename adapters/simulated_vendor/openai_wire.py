@@ -6,6 +6,7 @@ ways; each scenario here reproduces one vendor's documented (or observed) respon
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from adapters.simulated_vendor.httpserver import Responder
@@ -426,6 +427,17 @@ async def _auth_401(call: Call, responder: Responder) -> int:
     return send_json(responder, 401, body, [("x-request-id", call.request_id)])
 
 
+async def _custom_error(call: Call, responder: Responder) -> int:
+    """Status from ``x-sim-status`` and raw body from ``x-sim-body`` (base64): for property tests."""
+    status = int(call.headers.get("x-sim-status", "400"))
+    if not 100 <= status <= 599:
+        raise ValueError(f"x-sim-status out of range: {status}")
+    body = base64.b64decode(call.headers.get("x-sim-body", ""))
+    content_type = call.headers.get("x-sim-content-type", "application/json")
+    responder.send(status, [("content-type", content_type)], body)
+    return status
+
+
 async def _echo_rate_limit_400(call: Call, responder: Responder) -> int:
     """A 400 whose message echoes the prompt (which here talks about rate limits)."""
     body = _error(
@@ -509,6 +521,7 @@ SCENARIOS: dict[str, Scenario] = {
     ),
     "unknown_4xx": _status(418, _error("I'm a teapot.", "teapot", "teapot")),
     "echo_rate_limit_400": _echo_rate_limit_400,
+    "custom_error": _custom_error,
 }
 
 

@@ -194,7 +194,7 @@ class SimulatedVendor:
             max_tokens=fields.max_tokens,
             words=config.response_words,
         )
-        call = _make_call(fields, reply, scenario, api_key, config, limit)
+        call = _make_call(fields, reply, scenario, api_key, config, limit, request.headers)
         if limit is not None and not limit.allowed:
             return await module.rate_limit_response(call, responder, limit.reset_s)
         if config.latency_ms > 0:
@@ -247,6 +247,7 @@ def _make_call(
     api_key: str,
     config: VendorConfig,
     limit: Decision | None,
+    headers: Mapping[str, str],
 ) -> Call:
     return Call(
         model=fields.model,
@@ -261,4 +262,5 @@ def _make_call(
         token_delay_s=config.token_delay_ms / 1000.0,
         tokens_per_chunk=config.tokens_per_chunk,
         limit=limit,
+        headers=headers,
     )

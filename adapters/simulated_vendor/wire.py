@@ -60,6 +60,7 @@ class Call:
     token_delay_s: float
     tokens_per_chunk: int
     limit: Decision | None
+    headers: Mapping[str, str]  # the request's headers (lower-case names)
 
 
 def dumps(value: Any) -> bytes:

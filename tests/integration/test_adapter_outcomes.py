@@ -10,6 +10,7 @@ providers pointed at the simulated vendor).
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -180,7 +181,7 @@ OPENAI_ROWS = [
         Expect(CUT, "error", text=True, usage=True, finish="error"),
         Expect(CUT, "error", text=True, usage=True, finish="error"),
         litellm_streamed=Expect(CUT, "error", text=True),
-        litellm_reason="litellm raises MidStreamFallbackError on finish_reason=error, losing usage and reason",
+        litellm_reason="MidStreamFallbackError on finish_reason=error loses usage and the reason",
     ),
 ]
 
@@ -338,7 +339,25 @@ BEDROCK_ROWS = [
     ),
 ]
 
-ROWS = OPENAI_ROWS + ANTHROPIC_ROWS + GEMINI_ROWS + BEDROCK_ROWS
+# Azure OpenAI through litellm's own ``azure/`` provider (deployment URLs, api-version), faults by header.
+AZURE_ROWS = [
+    Row("azure", "answer", *both(Expect(DONE, "stop", text=True, usage=True, finish="stop"))),
+    Row(
+        "azure",
+        "azure_output_filter",
+        Expect(BLOCKED, "content_filter", categories=("violence",), usage=True, finish="content_filter"),
+        Expect(BLOCKED, "content_filter", usage=True, finish="content_filter"),
+    ),
+    Row(
+        "azure",
+        "azure_prompt_filter",
+        *both(Expect(BLOCKED, "content_filter/ResponsibleAIPolicyViolation", 400, categories=("violence",))),
+    ),
+    Row("azure", "azure_rate_limit", *both(Expect(TRANSIENT, "429", 429, retry_after=2.0))),
+    Row("azure", "http_503", *both(Expect(TRANSIENT, "server_error", 503, retry_after=2.0))),
+]
+
+ROWS = OPENAI_ROWS + AZURE_ROWS + ANTHROPIC_ROWS + GEMINI_ROWS + BEDROCK_ROWS
 AWS = {
     "aws_access_key_id": "AKIAFAKEFAKEFAKEFAKE",
     "aws_secret_access_key": "fake-secret",
@@ -391,6 +410,13 @@ def build_adapter(vendor: SimulatedVendor, row: Row, kind: str) -> TargetAdapter
         return LiteLLMAdapter(model=f"openai/{model}", api_key=API_KEY, api_base=vendor.base_url)
     if row.wire == "anthropic":
         return LiteLLMAdapter(model=f"anthropic/{model}", api_key=API_KEY, api_base=vendor.root_url)
+    if row.wire == "azure":
+        params: dict[str, object] = {"api_version": "2024-10-21"}
+        if not row.scenario.startswith("answer"):
+            params["extra_headers"] = {"x-sim-fault": row.scenario}
+        return LiteLLMAdapter(
+            model="azure/sim-deploy", api_key=API_KEY, api_base=vendor.root_url, extra_params=params
+        )
     if row.wire == "gemini":
         return LiteLLMAdapter(model=f"gemini/{model}", api_key=API_KEY, api_base=vendor.root_url + "/v1beta")
     return LiteLLMAdapter(model=f"bedrock/converse/{model}", api_base=vendor.root_url, extra_params=AWS)
@@ -402,9 +428,9 @@ def test_every_scenario_of_every_wire_is_covered() -> None:
         (wire, name)
         for wire, names in scenarios().items()
         for name in names
-        if (wire, name) not in covered and not name.startswith("stall")
+        if (wire, name) not in covered and not name.startswith("stall") and name != "custom_error"
     ]
-    assert missing == []
+    assert missing == []  # stall: test_adapter_timeouts.py; custom_error: test_unknown_4xx_over_http
 
 
 @pytest.mark.parametrize(("row", "adapter_kind", "stream"), _cases())
@@ -457,3 +483,59 @@ def check(result: AttemptResult, expect: Expect, *, stream: bool) -> None:
         assert result.error
         assert len(result.error) <= 300
     assert API_KEY not in (result.error or "")
+
+
+UNKNOWN_4XX = [
+    (409, b'{"error":{"message":"conflict","type":"conflict_error"}}', "application/json"),
+    (410, b"gone", "text/plain"),
+    (413, b'{"error":"payload too large"}', "application/json"),
+    (415, b"", "application/json"),
+    (422, b'{"detail":[{"loc":["body","messages"],"msg":"field required"}]}', "application/json"),
+    (451, b"<html><body>unavailable for legal reasons</body></html>", "text/html"),
+    (499, b'{"code":"ClientClosedRequest","message":"closed"}', "application/json"),
+]
+
+
+@pytest.mark.parametrize("adapter_kind", ["litellm", "fast"])
+@pytest.mark.parametrize("stream", [False, True])
+@pytest.mark.parametrize(("status", "body", "content_type"), UNKNOWN_4XX)
+async def test_unknown_4xx_over_http(
+    vendor: SimulatedVendor, adapter_kind: str, stream: bool, status: int, body: bytes, content_type: str
+) -> None:
+    """Unknown 4xx answers are FAILED_PERMANENT through both adapters, never blocked or retried."""
+    headers = {
+        "x-sim-fault": "custom_error",
+        "x-sim-status": str(status),
+        "x-sim-body": base64.b64encode(body).decode(),
+        "x-sim-content-type": content_type,
+    }
+    adapter: TargetAdapter
+    if adapter_kind == "fast":
+        from adapters.openai_adapter import OpenAIAdapter
+
+        adapter = OpenAIAdapter(
+            model="openai/sim-compliant",
+            api_key=API_KEY,
+            api_base=vendor.base_url,
+            extra_params={"extra_headers": headers},
+        )
+    else:
+        from adapters.litellm_adapter import LiteLLMAdapter
+
+        adapter = LiteLLMAdapter(
+            model="openai/sim-compliant",
+            api_key=API_KEY,
+            api_base=vendor.base_url,
+            extra_params={"extra_headers": headers},
+        )
+    try:
+        result = await adapter.send(ChatRequest(prompt=PROMPT, stream=stream, timeout_s=20))
+    finally:
+        await adapter.aclose()
+    assert (result.outcome, result.status_code, result.retryable, result.pause_target) == (
+        Outcome.FAILED_PERMANENT,
+        status,
+        False,
+        False,
+    )
+    assert vendor.stats.faults["custom_error"] == 1
