@@ -67,19 +67,27 @@ class _RawStream:
         self.instrumented = True
 
     def _wrap(self, iterator: Any) -> None:
-        parser = getattr(iterator, "chunk_parser", None)
+        owner = iterator
+        if getattr(owner, "chunk_parser", None) is None:
+            # Bedrock: the stream is an async generator of AWSEventStreamDecoder.aiter_bytes, which calls
+            # self.chunk_parser per event; its decoder is the generator's bound ``self``.
+            frame = getattr(iterator, "ag_frame", None)
+            owner = frame.f_locals.get("self") if frame is not None else None
+        parser = getattr(owner, "chunk_parser", None)
         if parser is None:
             return
         self.instrumented = True
 
-        def observing_parser(chunk: Any) -> Any:
+        def observing_parser(*args: Any, **kwargs: Any) -> Any:
+            # Gemini and Anthropic call chunk_parser(chunk=...), Bedrock chunk_parser(chunk_data=...)
+            chunk = args[0] if args else next(iter(kwargs.values()), None)
             if isinstance(chunk, dict):
                 signal = end_signal(chunk)
                 if signal is not None:
                     self.signal = signal
-            return parser(chunk=chunk)
+            return parser(*args, **kwargs)
 
-        iterator.chunk_parser = observing_parser
+        owner.chunk_parser = observing_parser
 
 
 class LiteLLMAdapter:

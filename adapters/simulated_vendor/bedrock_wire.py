@@ -83,7 +83,7 @@ async def _send(
         events.append(event("messageStop", {"stopReason": stop}))
         events.append(event("metadata", {"usage": _usage(call, len(pieces)), "metrics": {"latencyMs": 1}}))
         return await send_stream(responder, call, events, [], content_type=_EVENT_STREAM, cut_after=cut_after)
-    body = {
+    body: dict[str, Any] = {
         "output": {"message": {"role": "assistant", "content": [{"text": "".join(pieces)}]}},
         "stopReason": stop,
         "usage": _usage(call, len(pieces)),
@@ -132,6 +132,11 @@ def _stopped(reason: str) -> Scenario:
     return run
 
 
+async def _no_finish_reason(call: Call, responder: Responder) -> int:
+    """The stream ends cleanly with no ``messageStop`` (non-streamed: ``stopReason`` null)."""
+    return await _send(call, responder, groups(call), None)
+
+
 async def _cut_after_first_chunk(call: Call, responder: Responder) -> int:
     return await _send(call, responder, groups(call), "end_turn", cut_after=3)
 
@@ -147,4 +152,5 @@ SCENARIOS: dict[str, Scenario] = {
         403, "UnrecognizedClientException", "The security token included in the request is invalid."
     ),
     "cut_after_first_chunk": _cut_after_first_chunk,
+    "no_finish_reason": _no_finish_reason,
 }

@@ -32,6 +32,11 @@ class SimulatedVendorProcess:
         self.base_url = ""
 
     @property
+    def pid(self) -> int | None:
+        """The child's process id while it runs (to measure its CPU)."""
+        return self._proc.pid if self._proc is not None else None
+
+    @property
     def root_url(self) -> str:
         """``http://127.0.0.1:PORT``."""
         return self.base_url.removesuffix("/v1")

@@ -308,23 +308,10 @@ GEMINI_ROWS = [
 ]
 
 BEDROCK_ROWS = [
-    Row(
-        "bedrock",
-        "answer",
-        Expect(DONE, "end_turn", text=True, usage=True, finish="end_turn"),
-        Expect(DONE, "stop", text=True, usage=True, finish="stop"),
-    ),
-    Row(
-        "bedrock",
-        "guardrail_intervened",
-        Expect(BLOCKED, "guardrail_intervened", text=True, usage=True, finish="guardrail_intervened"),
-        Expect(BLOCKED, "content_filter", text=True, usage=True, finish="content_filter"),
-    ),
-    Row(
-        "bedrock",
-        "content_filtered",
-        Expect(BLOCKED, "content_filtered", text=True, usage=True, finish="content_filtered"),
-        Expect(BLOCKED, "content_filter", text=True, usage=True, finish="content_filter"),
+    Row("bedrock", "answer", *both(Expect(DONE, "end_turn", text=True, usage=True, finish="end_turn"))),
+    *(
+        Row("bedrock", s, *both(Expect(BLOCKED, s, text=True, usage=True, finish=s)))
+        for s in ("guardrail_intervened", "content_filtered")
     ),
     Row("bedrock", "throttling", *both(Expect(TRANSIENT, "ThrottlingException", 429))),
     Row("bedrock", "http_500", *both(Expect(TRANSIENT, "InternalServerException", 500))),
@@ -337,6 +324,7 @@ BEDROCK_ROWS = [
         Expect(TRANSIENT, "connection_error"),
         Expect(CUT, "connection_error", text=True),
     ),
+    Row("bedrock", "no_finish_reason", *both(Expect(CUT, "no_finish_reason", text=True, usage=True))),
 ]
 
 # Azure OpenAI through litellm's own ``azure/`` provider (deployment URLs, api-version), faults by header.

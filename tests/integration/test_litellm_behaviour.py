@@ -127,6 +127,7 @@ PINS: list[tuple[str, str, tuple[bool, ...], Raises | Returns, str]] = [
     ("gemini", "prompt_blocked", BOTH, Returns("content_filter", False), "no candidates"),
     ("gemini", "no_parts", BOTH, Returns("stop", False), "no 'Content has no parts' error on 1.110.2"),
     ("bedrock", "guardrail_intervened", BOTH, Returns("content_filter", True), "guardrail"),
+    ("bedrock", "no_finish_reason", (True,), Returns("stop", True), "no messageStop, yet 'stop'"),
     ("gemini", "rate_limit", (True,), Raises("MidStreamFallbackError", 429), "429 wrapped before any chunk"),
     ("gemini", "http_503", (True,), Raises("MidStreamFallbackError", 500), "503 wrapped, status 500"),
     ("gemini", "http_503", (False,), Raises("InternalServerError", 500), "503 reported as 500"),
