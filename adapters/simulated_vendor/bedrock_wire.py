@@ -72,7 +72,7 @@ def _usage(call: Call, completion: int) -> dict[str, int]:
 
 
 async def _send(
-    call: Call, responder: Responder, pieces: list[str], stop: str, cut_after: int | None = None
+    call: Call, responder: Responder, pieces: list[str], stop: str | None, cut_after: int | None = None
 ) -> int:
     if call.stream:
         events = [event("messageStart", {"role": "assistant"})]
@@ -80,7 +80,8 @@ async def _send(
             event("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": p}}) for p in pieces
         )
         events.append(event("contentBlockStop", {"contentBlockIndex": 0}))
-        events.append(event("messageStop", {"stopReason": stop}))
+        if stop is not None:  # no messageStop at all: the stream just ends
+            events.append(event("messageStop", {"stopReason": stop}))
         events.append(event("metadata", {"usage": _usage(call, len(pieces)), "metrics": {"latencyMs": 1}}))
         return await send_stream(responder, call, events, [], content_type=_EVENT_STREAM, cut_after=cut_after)
     body: dict[str, Any] = {
