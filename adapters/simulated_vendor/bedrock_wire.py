@@ -72,7 +72,12 @@ def _usage(call: Call, completion: int) -> dict[str, int]:
 
 
 async def _send(
-    call: Call, responder: Responder, pieces: list[str], stop: str | None, cut_after: int | None = None
+    call: Call,
+    responder: Responder,
+    pieces: list[str],
+    stop: str | None,
+    cut_after: int | None = None,
+    stop_event: bool = True,
 ) -> int:
     if call.stream:
         events = [event("messageStart", {"role": "assistant"})]
@@ -80,7 +85,7 @@ async def _send(
             event("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": p}}) for p in pieces
         )
         events.append(event("contentBlockStop", {"contentBlockIndex": 0}))
-        if stop is not None:  # no messageStop at all: the stream just ends
+        if stop_event:
             events.append(event("messageStop", {"stopReason": stop}))
         events.append(event("metadata", {"usage": _usage(call, len(pieces)), "metrics": {"latencyMs": 1}}))
         return await send_stream(responder, call, events, [], content_type=_EVENT_STREAM, cut_after=cut_after)
@@ -135,6 +140,11 @@ def _stopped(reason: str) -> Scenario:
 
 async def _no_finish_reason(call: Call, responder: Responder) -> int:
     """The stream ends cleanly with no ``messageStop`` (non-streamed: ``stopReason`` null)."""
+    return await _send(call, responder, groups(call), None, stop_event=False)
+
+
+async def _null_stop_reason(call: Call, responder: Responder) -> int:
+    """A ``messageStop`` whose ``stopReason`` is null (litellm reads it as ``stop``)."""
     return await _send(call, responder, groups(call), None)
 
 
@@ -154,4 +164,5 @@ SCENARIOS: dict[str, Scenario] = {
     ),
     "cut_after_first_chunk": _cut_after_first_chunk,
     "no_finish_reason": _no_finish_reason,
+    "null_stop_reason": _null_stop_reason,
 }

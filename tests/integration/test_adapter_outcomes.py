@@ -324,7 +324,13 @@ BEDROCK_ROWS = [
         Expect(TRANSIENT, "connection_error"),
         Expect(CUT, "connection_error", text=True),
     ),
-    Row("bedrock", "no_finish_reason", *both(Expect(CUT, "no_finish_reason", text=True, usage=True))),
+    Row(
+        "bedrock",
+        "no_finish_reason",
+        Expect(CUT, "no_finish_reason", text=True, usage=True),
+        Expect(CUT, "no_finish_reason", text=True),
+    ),
+    Row("bedrock", "null_stop_reason", *both(Expect(CUT, "no_finish_reason", text=True, usage=True))),
 ]
 
 # Azure OpenAI through litellm's own ``azure/`` provider (deployment URLs, api-version), faults by header.
