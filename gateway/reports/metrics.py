@@ -19,11 +19,12 @@ as coverage instead.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import ColumnElement, FromClause, Table, and_, case, func, literal, null, or_, select
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import ColumnElement, FromClause, Table, and_, case, func, literal, null, or_, select, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlmodel import SQLModel
 
 import db.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
@@ -39,6 +40,21 @@ from gateway.reports.model import (
     TargetSummary,
 )
 from gateway.types import CaseKind, Label, Outcome, VerdictStatus
+
+
+@asynccontextmanager
+async def reading(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A connection for report queries.
+
+    On Postgres the transaction disables nested-loop joins: right after a run's bulk writes the
+    tables have no statistics yet, and the planner would otherwise pair every response with every
+    verdict (minutes instead of a second per query). Each report query reads a whole run, for which
+    hash joins and sorts are the right plan anyway.
+    """
+    async with engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            await conn.execute(text("SET LOCAL enable_nestloop = off"))
+        yield conn
 
 
 class ReportError(ValueError):

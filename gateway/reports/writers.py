@@ -27,7 +27,7 @@ from db.store import Store
 from gateway.reports import html
 from gateway.reports.api import open_store, resolve_run
 from gateway.reports.compare import Comparison, compare
-from gateway.reports.metrics import CASES, RESPONSES, Judgement, compute, unsafe_flag
+from gateway.reports.metrics import CASES, RESPONSES, Judgement, compute, reading, unsafe_flag
 from gateway.reports.model import CriticInfo, RunResults, counts_dict, sum_counts, summary_record
 from gateway.taxonomy import load_taxonomy
 
@@ -224,12 +224,12 @@ async def write_report_files(
     """Write ``report.html``, ``results.csv`` and ``summary.json`` for ``run`` into ``out_dir``."""
     info = await resolve_run(store, run)
     generated_at = datetime.now(UTC)
-    async with store.engine.connect() as conn:
+    async with reading(store.engine) as conn:
         res = await compute(conn, info, critic=critic)
         comparisons = await compare(conn, [info], critic=critic)
     await anyio.Path(out_dir).mkdir(parents=True, exist_ok=True)
     files = ReportFiles(out_dir / REPORT_HTML, out_dir / RESULTS_CSV, out_dir / SUMMARY_JSON)
-    async with store.engine.connect() as conn:
+    async with reading(store.engine) as conn:
         await write_csv(conn, files.csv, info.id, res.critic, include_text=include_text)
     payload = json.dumps(summary(res, comparisons, generated_at), ensure_ascii=False, indent=2)
     await anyio.Path(files.json).write_text(payload + "\n", encoding="utf-8")
