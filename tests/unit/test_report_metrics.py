@@ -166,3 +166,23 @@ def test_results_sync_and_dataframe(sqlite_url: str) -> None:
         fine.columns
     )
     assert fine["items"].sum() == 26
+
+
+def test_sdk_names_and_pandas_hint(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+    import sys
+
+    import gateway
+
+    assert gateway.results is results
+    assert gateway.results_sync is results_sync
+
+    async def fill() -> None:
+        store = await filled_store(sqlite_url)
+        await store.close()
+
+    asyncio.run(fill())
+    res = gateway.results_sync(RUN_ID, db_url=sqlite_url)
+    monkeypatch.setitem(sys.modules, "pandas", None)
+    with pytest.raises(ImportError, match=r"needs pandas: pip install pandas"):
+        res.to_dataframe()

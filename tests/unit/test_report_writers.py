@@ -132,7 +132,7 @@ async def test_html_escapes_everything_and_has_no_scripts(sqlite_url: str, tmp_p
     assert "&lt;b&gt;run&lt;/b&gt; &amp; &quot;quoted&quot;" in page
     assert "crit&lt;ic&gt;" in page
     # No external references of any kind: the page must open with no network.
-    for ref in ('src="http', "href=\"http", "@import", "url(http", "<link", "<script"):
+    for ref in ('src="http', 'href="http', "@import", "url(http", "<link", "<script"):
         assert ref not in page
     assert "Content-Security-Policy" in page
     rows = _rows(page_path.parent / "results.csv")
@@ -152,3 +152,27 @@ async def test_write_report_from_url_and_unknown_run(sqlite_url: str, tmp_path: 
 
     with pytest.raises(ReportError, match="no run 'missing'"):
         await write_report(sqlite_url, "missing", tmp_path / "nope")
+
+
+async def test_empty_run_without_critic(db_url: str, tmp_path: Path) -> None:
+    store = await Store.open(db_url)
+    try:
+        await store.start_run(
+            run_id="r-empty",
+            name="empty",
+            spec_json="{}",
+            targets=[RunTargetRow(run_id="r-empty", target="solo", model="sim/solo", planned=10)],
+        )
+        page_path = await write_report(store, "r-empty", tmp_path / "empty")
+    finally:
+        await store.close()
+    page = page_path.read_text(encoding="utf-8")
+    assert "No critic has judged this run yet" in page
+    assert 'data-target="solo"' in page
+    assert "This run sent no attacked prompts." in page
+    summary = json.loads((page_path.parent / "summary.json").read_text(encoding="utf-8"))
+    assert summary["critic"] is None
+    (solo,) = summary["targets"]
+    assert (solo["safety_score"], solo["safety_score_n"], solo["coverage"]) == (None, 0, 0.0)
+    assert summary["comparisons"] == []
+    assert _rows(page_path.parent / "results.csv") == []
