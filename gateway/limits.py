@@ -90,14 +90,10 @@ class Limiter:
         self._sleep = sleep
         now = clock()
         # The first request goes at once; after that the rate paces, with at most burst_s of slack.
-        self._rpm = (
-            TokenBucket(rpm / 60.0, max(1.0, rpm / 60.0 * burst_s), now=now, initial=1.0) if rpm else None
-        )
-        self._tpm = (
-            TokenBucket(tpm / 60.0, max(1.0, tpm / 60.0 * burst_s), now=now, initial=tpm / 60.0)
-            if tpm
-            else None
-        )
+        # Paced a little under the configured rate: a vendor's sliding window sees arrival times,
+        # and network jitter can bunch two evenly sent requests; the headroom absorbs that.
+        self._rpm = _bucket(rpm, burst_s, now, initial=1.0) if rpm else None
+        self._tpm = _bucket(tpm, burst_s, now, initial=None) if tpm else None
         self._slots = asyncio.Semaphore(max_in_flight)
         self._lock = asyncio.Lock()
         self._paused_until = now
@@ -160,6 +156,17 @@ class Limiter:
             self._rpm.hold_until(until)
         if self._tpm is not None:
             self._tpm.hold_until(until)
+
+
+PACING_HEADROOM = 0.985
+"""Share of a configured rate actually used for pacing (the rest absorbs arrival jitter)."""
+
+
+def _bucket(per_minute: float, burst_s: float, now: float, *, initial: float | None) -> TokenBucket:
+    """A bucket for ``per_minute`` (minus headroom) holding ``burst_s`` seconds of it (at least 1)."""
+    rate = per_minute / 60.0 * PACING_HEADROOM
+    capacity = max(1.0, rate * burst_s)
+    return TokenBucket(rate, capacity, now=now, initial=capacity if initial is None else initial)
 
 
 def estimate_tokens(prompt: str, max_tokens: int | None, *, default_completion: int = 512) -> int:
