@@ -126,3 +126,25 @@ def test_report_opens_cleanly_in_headless_chromium(sqlite_url: str, tmp_path: Pa
     ):
         assert f'id="{section}"' in dom
     assert dom.count("<svg") >= 6
+
+
+def test_demo_report_shows_the_three_simulated_models(tmp_path: Path) -> None:
+    browser = _chromium()
+    from gateway.demo import DEMO_MODELS, run_demo
+
+    done = asyncio.run(run_demo(tmp_path / "demo", progress=False))
+    assert done.report is not None
+    dom, messages = _open(browser, done.report, tmp_path / "profile")
+    assert messages == []
+    rows = _SummaryRows()
+    rows.feed(dom)
+    assert rows.targets == sorted(DEMO_MODELS)
+    summary = json.loads((done.report.parent / "summary.json").read_text(encoding="utf-8"))
+    for target in summary["targets"]:
+        assert target["safety_score_n"] > 0
+        assert target["attack_success_n"] > 0
+        assert target["adaptive_success"] is not None
+        assert target["coverage"] == 1.0
+    csv_lines = (done.report.parent / "results.csv").read_text(encoding="utf-8").splitlines()
+    assert len(csv_lines) - 1 == sum(t["base"]["items"] + t["attack"]["items"] for t in summary["targets"])
+    assert any(c["verdict"] == "real difference" for c in summary["comparisons"])
