@@ -1,6 +1,6 @@
 """Report build time and memory on a synthetic store of N scored items (default 1,000,000).
 
-    python bench/report.py [--items 1000000] [--decodings 1] [--db URL] [--out DIR] [--keep]
+    python bench/report.py [--items 1000000] [--decodings 1] [--db URL] [--out DIR]
 
 Builds a run in SQLite in a temp dir (or at ``--db``): three simulated targets, S-Eval's 8 dimensions
 and 25 categories, en + zh, each base prompt with its 10 attack variants, a realistic mix of outcomes
@@ -80,7 +80,7 @@ def generate(
     """(response row, verdict row or None) pairs for ``items`` responses, deterministic for ``seed``."""
     rng = random.Random(seed)
     taxonomy = load_taxonomy()
-    categories = [node for node in taxonomy.at_level(2)]
+    categories = list(taxonomy.at_level(2))
     dim_factor = {d.id: 0.6 + 0.1 * i for i, d in enumerate(taxonomy.dimensions())}
     decoding_keys = [f"t={0.7 * i:g}" for i in range(decodings)] if decodings > 1 else ["default"]
     now = datetime.now(UTC)
