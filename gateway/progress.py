@@ -107,12 +107,14 @@ class LogProgress(_Base):
 class RichProgress(_Base):
     """On a terminal: a live table, one row per target."""
 
-    def __init__(self, interval_s: float = 0.5, stream: TextIO | None = None) -> None:
+    def __init__(
+        self, interval_s: float = 0.5, stream: TextIO | None = None, width: int | None = None
+    ) -> None:
         super().__init__(interval_s)
         from rich.console import Console
         from rich.live import Live
 
-        self._console = Console(file=stream or sys.stderr)
+        self._console = Console(file=stream or sys.stderr, width=width)
         self._live = Live(console=self._console, auto_refresh=False, transient=False)
 
     def _open(self) -> None:

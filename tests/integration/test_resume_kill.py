@@ -106,3 +106,36 @@ async def test_kill_9_then_resume_sends_only_missing_items(tmp_path: Path) -> No
         status = conn.execute("SELECT status FROM runs").fetchone()[0]
     assert scored == completed == planned  # the killed session's unscored answers were scored on resume
     assert status == "completed"
+
+
+@pytest.mark.timeout(120)
+async def test_ctrl_c_stops_gracefully_and_keeps_everything(tmp_path: Path) -> None:
+    db = tmp_path / "seval.db"
+    vendor = SimulatedVendor(latency_ms=100)
+    async with vendor as url:
+        config = tmp_path / "run.yaml"
+        spec = {
+            "name": "ctrl-c",
+            "suites": ["sample"],
+            "targets": [
+                {"name": "m", "model": "sim-compliant", "api_base": url, "limits": {"max_in_flight": 2}}
+            ],
+            "db_url": f"sqlite+aiosqlite:///{db}",
+        }
+        config.write_text(yaml.safe_dump(spec), encoding="utf-8")
+        proc = await seval_run(config)
+        async with asyncio.timeout(60):
+            while len(await asyncio.to_thread(stored, db)) < 5:  # noqa: ASYNC110 (another process)
+                await asyncio.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        out, _ = await proc.communicate()
+        sent = vendor.stats.requests
+    assert proc.returncode == 130, out.decode(errors="replace")[-2000:]
+    assert b"interrupted" in out
+    rows = stored(db)
+    assert len(rows) == sent  # requests in flight at Ctrl-C finished and were stored
+    with sqlite3.connect(db) as conn:
+        status = conn.execute("SELECT status FROM runs").fetchone()[0]
+        target_status = conn.execute("SELECT status FROM run_targets").fetchone()[0]
+    assert status == "interrupted"
+    assert target_status == "stopped"
