@@ -348,16 +348,26 @@ async def execute(
                 await _score_leftovers(stage, store, run_id, wiring.critic, config.critic.batch_size)
             status, detail = _final_status(runners, budget, stop)
     except BaseException as exc:
-        detail = wiring.redactor.redact_exception(exc) if isinstance(exc, Exception) else "stopped"
+        detail = wiring.redactor.redact_exception(_root(exc)) if isinstance(exc, Exception) else "stopped"
         status = RunStatus.FAILED if isinstance(exc, Exception) else RunStatus.INTERRUPTED
         with contextlib.suppress(Exception):
             await asyncio.shield(_record_status(store, run_id, runners, status, detail))
+        root = _root(exc)
+        if root is not exc and isinstance(root, Exception):
+            raise root from exc
         raise
     finally:
         if progress is not None:
             await progress.stop()
     await _record_status(store, run_id, runners, status, detail)
     return await collect_result(store, run_id, config, runners, wiring.critic)
+
+
+def _root(exc: BaseException) -> BaseException:
+    """The first real error inside task-group wrappers (their own message says nothing)."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return exc
 
 
 async def _dispatch(

@@ -52,14 +52,17 @@ def run(
     """Run or resume a sweep: only items without a stored response are sent."""
     cfg = _load(config, db)
     if estimate_only:
-        _print_estimate(asyncio.run(_estimate(cfg)))
+        try:
+            _print_estimate(asyncio.run(_estimate(cfg)))
+        except ValueError as exc:
+            raise _fail(str(exc)) from None
         return
     from gateway.config import ConfigError
     from gateway.sdk import run as sdk_run
 
     try:
         result = asyncio.run(sdk_run(cfg, use_cache=not no_cache, progress=True, handle_signals=True))
-    except ConfigError as exc:
+    except (ConfigError, ValueError) as exc:  # suites, taxonomy, attacks, prices: bad input, named
         raise _fail(str(exc)) from None
     except asyncio.CancelledError:
         raise _fail("cancelled (second interrupt); run again to resume", 130) from None
@@ -83,10 +86,10 @@ async def _done_keys(cfg: RunConfig) -> dict[str, set[str]]:
     from sqlalchemy.engine import make_url
 
     url = make_url(cfg.db_url)
-    if url.get_backend_name() == "sqlite" and not (
-        url.database and await asyncio.to_thread(Path(url.database).exists)
-    ):
-        return {}
+    if url.get_backend_name() == "sqlite":
+        exists = await asyncio.to_thread(Path(url.database or "").is_file)
+        if not exists:
+            return {}
     from db.store import Store, StoreError
 
     try:
