@@ -306,3 +306,26 @@ def test_run_sync_works_without_a_loop(sqlite_url: str) -> None:
     assert result.status == "completed"
     assert result.target("m").outcomes == {"COMPLETED": 6}
     assert result.critic is None
+
+
+async def test_retry_after_pauses_the_limiter_and_429s_are_counted(sqlite_url: str) -> None:
+    import time
+
+    vendor = SimulatedVendor()
+    async with vendor as url:
+        cfg = make_config(
+            sqlite_url,
+            [target("az", "sim-fault/azure_rate_limit", url, limits={"max_in_flight": 3})],
+            limit=3,
+            retry={"max_attempts": 2, "initial_wait_s": 0.01, "max_wait_s": 5, "deadline_s": 30},
+            critic={"enabled": False},
+        )
+        start = time.monotonic()
+        result = await run(cfg)
+        elapsed = time.monotonic() - start
+    t = result.target("az")
+    assert t.outcomes == {"FAILED_TRANSIENT": 3}  # 429 on every attempt: retries exhausted
+    assert vendor.stats.responses_429 == 6
+    assert t.rate_limited == 6
+    assert t.retries == 3
+    assert elapsed >= 2.0  # Azure's retry-after-ms 2000 was waited out before the second attempts
