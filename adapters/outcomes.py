@@ -397,14 +397,11 @@ def classify_error_body(
     # 4. a failure inside a stream that was not a block: the answer is incomplete
     if in_stream or status is None:
         return replace(base, outcome=Outcome.INCOMPLETE, retryable=True)
-    # 5. by status
-    if status == 429:
-        if "request too large" in lowered:
-            return replace(base, vendor_code="request_too_large")  # can never fit: permanent
-        return replace(
-            base, outcome=Outcome.FAILED_TRANSIENT, retryable=True, retry_after_s=retry_after(headers, body)
-        )
-    if status >= 500 or status == 408:
+    # 5. by status (a vendor's explicit x-should-retry, which the OpenAI and Anthropic SDKs obey, wins)
+    if status == 429 and "request too large" in lowered:
+        return replace(base, vendor_code="request_too_large")  # can never fit: permanent
+    should_retry = (_header(headers, "x-should-retry") or "").strip().lower() if headers else ""
+    if should_retry == "true" or (should_retry != "false" and (status in (408, 429) or status >= 500)):
         return replace(
             base, outcome=Outcome.FAILED_TRANSIENT, retryable=True, retry_after_s=retry_after(headers, body)
         )

@@ -360,3 +360,12 @@ def test_no_4xx_is_ever_completed_or_incomplete(status: int, body: Any) -> None:
     assert result.outcome not in (Outcome.COMPLETED, Outcome.INCOMPLETE)
     if result.outcome is Outcome.FAILED_TRANSIENT:
         assert status in (408, 429)
+
+
+def test_x_should_retry_overrides_the_status_but_never_a_block() -> None:
+    assert classify_error_body(409, {}, {"x-should-retry": "true"}).outcome is Outcome.FAILED_TRANSIENT
+    assert classify_error_body(500, {}, {"x-should-retry": "false"}).outcome is Outcome.FAILED_PERMANENT
+    block = {"error": {"code": "content_filter"}}
+    assert classify_error_body(400, block, {"x-should-retry": "true"}).outcome is Outcome.BLOCKED_BY_VENDOR
+    quota = {"error": {"code": "insufficient_quota"}}
+    assert classify_error_body(429, quota, {"x-should-retry": "true"}).pause_target
