@@ -3,9 +3,11 @@
 litellm's own retries are off (``num_retries=0``, ``max_retries=0``) and there are no fallbacks:
 the gateway retries in one place. What litellm reports is not taken at its word (see
 ``adapters.outcomes``): for non-streamed calls the raw response body is read through litellm's
-per-call ``logger_fn`` hook, and for streams whose provider parser litellm exposes (Gemini,
-Anthropic) the raw chunks are observed, so that a stream cut before its finish reason, which
-litellm reports as ``stop``, is recorded as INCOMPLETE, and the vendor's raw block enum is kept.
+per-call ``logger_fn`` hook, and for streams whose provider parser can be reached (Gemini,
+Anthropic, Bedrock) the raw events are observed, so that a stream that ended without its finish
+reason, which litellm reports as ``stop``, is recorded as INCOMPLETE, and the vendor's raw block
+enum is kept (Gemini's ``OTHER`` is not ``SAFETY``). OpenAI-compatible streams need no hook:
+litellm raises on a clean end without a finish reason there.
 
 Import cost: importing this module imports litellm (seconds); import it only when a target uses it.
 """
@@ -95,7 +97,9 @@ class LiteLLMAdapter:
 
     ``model`` is a litellm model string (``openai/gpt-4o``, ``anthropic/...``, ``gemini/...``);
     ``extra_params`` are passed to every call (e.g. ``api_version`` for Azure, AWS settings for
-    Bedrock), except the ones this adapter owns (model, messages, stream, retries, fallbacks).
+    Bedrock, ``extra_headers``), except the ones this adapter owns (model, messages, stream,
+    retries, fallbacks). Timeouts: ``ChatRequest.timeout_s`` bounds the whole attempt; on streams
+    ``idle_timeout_s`` bounds each wait for the next chunk (the first one included).
     """
 
     def __init__(
