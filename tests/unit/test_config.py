@@ -163,3 +163,11 @@ def test_attacks_need_attack_kind(tmp_path: Path) -> None:
     text = GOOD + "kinds: [base]\nattacks: {apply: [code_injection]}\n"
     with pytest.raises(ConfigError, match="attack` is not in kinds"):
         load_run_config(write(tmp_path, text))
+
+
+def test_documented_example_loads() -> None:
+    example = Path(__file__).resolve().parents[2] / "examples" / "run.yaml"
+    cfg = load_run_config(example)
+    assert [t.adapter for t in cfg.targets] == ["openai", "litellm", "openai"]
+    assert cfg.attacks.apply
+    assert len(cfg.decoding_settings()) == 2
