@@ -509,14 +509,15 @@ async def collect_result(
         for target, outcome, n, usd in rows:
             outcomes.setdefault(target, {})[outcome] = int(n)
             cost[target] = cost.get(target, 0.0) + float(usd)
-        verdicts: dict[str, int] = {}
+        # With the run's critic: counts by status. Without one (`seval runs show`): by critic too.
+        query = select(v.critic, v.critic_version, v.status, func.count()).where(v.run_id == run_id)
         if critic is not None:
-            vrows = await conn.execute(
-                select(v.status, func.count())
-                .where(v.run_id == run_id, v.critic == critic.name, v.critic_version == critic.version)
-                .group_by(v.status)
-            )
-            verdicts = {status: int(n) for status, n in vrows}
+            query = query.where(v.critic == critic.name, v.critic_version == critic.version)
+        vrows = await conn.execute(query.group_by(v.critic, v.critic_version, v.status))
+        verdicts = {
+            status if critic is not None else f"{name}@{version} {status}": int(n)
+            for name, version, status, n in vrows
+        }
     run: RunRow | None = await store.get_run(run_id)
     if run is None:
         raise LookupError(f"no run {run_id!r}")

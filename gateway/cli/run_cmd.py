@@ -135,9 +135,11 @@ def _print_result(result: RunResult) -> None:
         outcomes = ", ".join(f"{k} {v}" for k, v in sorted(t.outcomes.items())) or "nothing stored"
         line = f"  {t.name} [{t.adapter}] {t.status}: {t.done}/{t.planned} ({outcomes}); ${t.cost_usd:.4f}"
         typer.echo(line + (f"; {t.detail}" if t.detail else ""))
+    verdicts = ", ".join(f"{k} {v}" for k, v in sorted(result.verdicts.items()))
     if result.critic is not None:
-        verdicts = ", ".join(f"{k} {v}" for k, v in sorted(result.verdicts.items())) or "none"
-        typer.echo(f"  critic {result.critic}: {verdicts}")
+        typer.echo(f"  critic {result.critic}: {verdicts or 'none'}")
+    elif verdicts:
+        typer.echo(f"  verdicts: {verdicts}")
     typer.echo(f"  spent ${result.spent_usd:.4f}")
 
 

@@ -91,6 +91,7 @@ def test_demo_then_runs_list_and_show(tmp_path: Path) -> None:
     shown = seval("runs", "show", "demo", "--db", db)
     assert shown.returncode == 0, shown.stderr
     assert "sim-mixed [openai] done" in shown.stdout
+    assert "verdicts: rules@" in shown.stdout
     missing = seval("runs", "show", "nope", "--db", db)
     assert missing.returncode == 2
     assert "no run matches 'nope'" in missing.stderr
