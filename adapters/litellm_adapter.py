@@ -40,6 +40,11 @@ litellm.suppress_debug_info = True  # litellm prints "Give Feedback" banners to 
 
 _RESERVED = frozenset({"model", "messages", "stream", "num_retries", "max_retries", "fallbacks", "api_key"})
 
+# litellm.acompletion builds each call in a worker thread; cancelling it there leaves the provider's
+# coroutine never awaited. So the call itself is bounded by litellm's own ``timeout``, and our
+# deadline around it is only a backstop this much later.
+_BACKSTOP_GRACE_S = 2.0
+
 
 class _RawStream:
     """Watches a litellm stream's raw provider chunks for the vendor's own end-of-stream signal."""
@@ -98,8 +103,9 @@ class LiteLLMAdapter:
     ``model`` is a litellm model string (``openai/gpt-4o``, ``anthropic/...``, ``gemini/...``);
     ``extra_params`` are passed to every call (e.g. ``api_version`` for Azure, AWS settings for
     Bedrock, ``extra_headers``), except the ones this adapter owns (model, messages, stream,
-    retries, fallbacks). Timeouts: ``ChatRequest.timeout_s`` bounds the whole attempt; on streams
-    ``idle_timeout_s`` bounds each wait for the next chunk (the first one included).
+    retries, fallbacks). Timeouts: ``ChatRequest.timeout_s`` bounds the whole attempt (litellm's own
+    timeout while the call is being opened, ours after); on streams ``idle_timeout_s`` bounds each
+    wait for the next chunk once the stream is open (the first one included).
     """
 
     def __init__(
@@ -171,7 +177,7 @@ class LiteLLMAdapter:
         params = self._params(request)
         params["logger_fn"] = _body_catcher(raw_bodies)
         try:
-            async with asyncio.timeout(request.timeout_s):
+            async with asyncio.timeout(request.timeout_s + _BACKSTOP_GRACE_S):
                 response = await litellm.acompletion(**params)
         except TimeoutError as exc:
             return self._failed(exc, start, started=False, timed_out=True)
@@ -211,7 +217,7 @@ class LiteLLMAdapter:
         capped = False
         try:
             async with asyncio.timeout(None) as deadline:
-                deadline.reschedule(min(end_by, start + idle))
+                deadline.reschedule(end_by + _BACKSTOP_GRACE_S)
                 stream = await litellm.acompletion(**self._params(request))
                 raw.attach(stream)
                 deadline.reschedule(min(end_by, loop.time() + idle))
