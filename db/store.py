@@ -12,10 +12,10 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import Table, and_, exists, func, or_, select, update
+from sqlalchemy import Table, and_, bindparam, delete, exists, func, literal_column, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlmodel import SQLModel
 
 from db import migrate
@@ -51,6 +51,12 @@ _SKIPPED: Table = SQLModel.metadata.tables["skipped_rows"]
 _IN_CHUNK = 500
 _STREAM_PARTITION = 10_000
 _CACHEABLE = (Outcome.COMPLETED.value, Outcome.BLOCKED_BY_VENDOR.value)
+RETRYABLE_OUTCOMES = (Outcome.FAILED_TRANSIENT.value, Outcome.INCOMPLETE.value)
+"""Stored outcomes a rerun sends again and a later save replaces; every other outcome is final."""
+# On replacement these add up (what the work item cost over every try); the other columns
+# describe the latest answer.
+_ACCUMULATED = ("attempts", "prompt_tokens", "completion_tokens", "cost_usd")
+_RESPONSE_KEY = ("run_id", "work_key")
 _TARGET_FIELDS = ("target", "model", "adapter", "limit_key", "planned", "status", "status_detail")
 
 
@@ -75,6 +81,13 @@ class Store:
         # that follows a read never fails on a lock upgrade; reads stay deferred and never block.
         self._write_engine = engine.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})
         self._max_text_chars = max_text_chars
+        self._insert_responses = self._insert_ignore(_RESPONSES, _RESPONSE_KEY)
+        self._replace_responses = self._replace_retryable()
+        # One key per execution, both key columns bound: the unique index's plan, with or without
+        # table statistics (an IN list can get a scan of the whole run on Postgres).
+        self._delete_verdicts = delete(_VERDICTS).where(
+            _VERDICTS.c.run_id == bindparam("run"), _VERDICTS.c.work_key == bindparam("key")
+        )
 
     @classmethod
     async def open(
@@ -137,6 +150,21 @@ class Store:
 
     def _insert_ignore(self, table: Table, keys: Sequence[str]) -> sqlite.Insert | postgresql.Insert:
         return self._insert(table).on_conflict_do_nothing(index_elements=keys)
+
+    def _replace_retryable(self) -> sqlite.Insert | postgresql.Insert:
+        """Upsert of responses that replaces a stored row only while its outcome is retryable."""
+        stmt = self._insert(_RESPONSES)
+        new = stmt.excluded
+        replace: dict[str, Any] = {
+            c.name: new[c.name] for c in _RESPONSES.columns if c.name not in _RESPONSE_KEY
+        }
+        replace.update({name: _RESPONSES.c[name] + new[name] for name in _ACCUMULATED})
+        return stmt.on_conflict_do_update(
+            index_elements=list(_RESPONSE_KEY),
+            set_=replace,
+            # Inlined constants: executemany cannot expand a bound IN list.
+            where=_RESPONSES.c.outcome.in_([literal_column(f"'{v}'") for v in RETRYABLE_OUTCOMES]),
+        )
 
     # -- runs and targets -------------------------------------------------------------------
 
@@ -276,11 +304,19 @@ class Store:
 
     # -- responses --------------------------------------------------------------------------
 
-    async def done_keys(self, run_id: str, target: str | None = None) -> set[str]:
-        """Work keys of ``run_id`` (optionally one target) that have a stored response, streamed."""
+    async def done_keys(
+        self, run_id: str, target: str | None = None, *, include_retryable: bool = True
+    ) -> set[str]:
+        """Work keys of ``run_id`` (optionally one target) that have a stored response, streamed.
+
+        With ``include_retryable=False`` only final answers count: keys whose stored outcome is
+        FAILED_TRANSIENT or INCOMPLETE are left out, so a rerun sends them again.
+        """
         query = select(_RESPONSES.c.work_key).where(_RESPONSES.c.run_id == run_id)
         if target is not None:
             query = query.where(_RESPONSES.c.target == target)
+        if not include_retryable:
+            query = query.where(_RESPONSES.c.outcome.not_in(RETRYABLE_OUTCOMES))
         keys: set[str] = set()
         async with self._engine.connect() as conn:
             result = await conn.stream_scalars(query, execution_options={"yield_per": _STREAM_PARTITION})
@@ -289,22 +325,67 @@ class Store:
         return keys
 
     async def save_responses(self, rows: Sequence[ResponseRecord]) -> int:
-        """Store responses, idempotently on (run_id, work_key); returns how many rows were new.
+        """Store responses, one row per (run_id, work_key); returns how many rows were written.
+
+        A key not yet stored is inserted. A key whose stored outcome is FAILED_TRANSIENT or
+        INCOMPLETE is replaced by the new response (a rerun filling a hole), with ``attempts``,
+        tokens and ``cost_usd`` added to the earlier row's, and the old row's verdicts deleted (they
+        judged another answer). Any other stored outcome is final and the new row is ignored.
+        Written = inserted + replaced, each key counted once per call. Within one call, rows for the
+        same key apply in order under the same rule.
 
         NUL bytes are stripped and text longer than ``max_text_chars`` is cut with ``truncated`` set.
         """
         if not rows:
             return 0
         now = utcnow()
-        values = [response_to_row(rec, self._max_text_chars, now) for rec in rows]
-        stmt = self._insert_ignore(_RESPONSES, ["run_id", "work_key"])
+        values = _fold_same_key([response_to_row(rec, self._max_text_chars, now) for rec in rows])
         async with self._write_engine.begin() as conn:
             if self._dialect == "sqlite":
-                # sqlite3's executemany rowcount counts only the rows actually inserted.
-                return (await conn.execute(stmt, values)).rowcount
-            # asyncpg reports no executemany rowcount; RETURNING lists the inserted keys instead.
-            result = await conn.execute(stmt.returning(_RESPONSES.c.work_key), values)
-            return len(result.all())
+                written, replaced = await self._save_responses_sqlite(conn, values)
+            else:
+                written, replaced = await self._save_responses_postgres(conn, values)
+            if replaced:
+                await conn.execute(self._delete_verdicts, [{"run": r, "key": k} for r, k in replaced])
+        return written
+
+    async def _save_responses_sqlite(
+        self, conn: AsyncConnection, values: list[dict[str, Any]]
+    ) -> tuple[int, list[tuple[str, str]]]:
+        """(rows written, keys replaced). sqlite3 runs executemany row by row and its rowcount
+        counts inserted and updated rows, so the conditional upsert does it all; the keys it will
+        replace are looked up first (by primary key: SQLite's planner always takes it here)."""
+        replaced: list[tuple[str, str]] = []
+        by_run: dict[str, list[str]] = {}
+        for row in values:
+            by_run.setdefault(row["run_id"], []).append(row["work_key"])
+        r = _RESPONSES.c
+        for run_id, keys in by_run.items():
+            for chunk in _chunks(keys, _IN_CHUNK):
+                found = await conn.scalars(
+                    select(r.work_key).where(
+                        r.run_id == run_id, r.work_key.in_(chunk), r.outcome.in_(RETRYABLE_OUTCOMES)
+                    )
+                )
+                replaced.extend((run_id, key) for key in found)
+        written = (await conn.execute(self._replace_responses, values)).rowcount
+        return written, replaced
+
+    async def _save_responses_postgres(
+        self, conn: AsyncConnection, values: list[dict[str, Any]]
+    ) -> tuple[int, list[tuple[str, str]]]:
+        """(rows written, keys replaced). asyncpg reports no executemany rowcount, so RETURNING
+        lists the keys. New keys go in by insert-or-ignore first: a fresh run's batches end there,
+        and no statement looks keys up with an IN list, which Postgres plans as a scan of the
+        whole run while the table has no statistics yet."""
+        key = (_RESPONSES.c.run_id, _RESPONSES.c.work_key)
+        inserted = {(r, k) for r, k in await conn.execute(self._insert_responses.returning(*key), values)}
+        stored = [row for row in values if (row["run_id"], row["work_key"]) not in inserted]
+        if not stored:
+            return len(inserted), []
+        result = await conn.execute(self._replace_responses.returning(*key), stored)
+        replaced = [(r, k) for r, k in result]
+        return len(inserted) + len(replaced), replaced
 
     async def find_cached(self, cache_keys: Iterable[str]) -> dict[str, ResponseRecord]:
         """For each cache key with a COMPLETED or BLOCKED_BY_VENDOR response in any run, the earliest one."""
@@ -409,3 +490,21 @@ class Store:
         values = [skipped_to_row(run_id, row) for row in rows]
         async with self._write_engine.begin() as conn:
             await conn.execute(self._insert_ignore(_SKIPPED, ["run_id", "file", "line"]), values)
+
+
+def _fold_same_key(values: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per (run_id, work_key), as if the rows were saved one after another.
+
+    Postgres refuses an upsert that touches the same row twice in one statement.
+    """
+    merged: dict[tuple[str, str], dict[str, Any]] = {}
+    for row in values:
+        key = (row["run_id"], row["work_key"])
+        prev = merged.get(key)
+        if prev is None:
+            merged[key] = row
+        elif prev["outcome"] in RETRYABLE_OUTCOMES:
+            for name in _ACCUMULATED:
+                row[name] += prev[name]
+            merged[key] = row
+    return list(merged.values()) if len(merged) < len(values) else values

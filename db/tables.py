@@ -97,7 +97,8 @@ class CaseRow(SQLModel, table=True):
 
 
 class ResponseRow(SQLModel, table=True):
-    """The final result of one work item (after retries). One row per (run, work key), ever."""
+    """The result of one work item (after retries). One row per (run, work key), ever; a
+    FAILED_TRANSIENT or INCOMPLETE row is replaced when a rerun gets another result."""
 
     __tablename__ = "responses"
     __table_args__ = (

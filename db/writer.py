@@ -27,7 +27,7 @@ class BatchStore(Protocol):
     """What the writer needs from ``db.store.Store``."""
 
     async def save_responses(self, rows: Sequence[ResponseRecord]) -> int:
-        """Store responses idempotently; the number of new rows."""
+        """Store responses (insert, or replace a FAILED_TRANSIENT/INCOMPLETE row); rows written."""
         ...
 
     async def save_verdicts(self, run_id: str, verdicts: Sequence[Verdict]) -> None:
@@ -115,7 +115,8 @@ class BatchWriter:
 
     @property
     def rows_inserted(self) -> int:
-        """Responses that were new in the store (re-saved work keys are not counted)."""
+        """Responses written: new work keys plus rows that replaced a stored FAILED_TRANSIENT or
+        INCOMPLETE one (a re-saved key whose stored answer is final is not counted)."""
         return self._inserted
 
     @property

@@ -6,8 +6,8 @@ rejects unknown fields, so a typo is an error that names the file, the field and
 The run id is the hash of the run's *work definition* (``RunConfig.work_spec``): its name, suites,
 languages, kinds, attacks, targets' models, endpoints, adapters and decoding, the decoding grid,
 samples and case limit. Operational settings (rate limits, retries, budget, critic, database,
-cache, streaming) are left out on purpose: raising a budget or a rate limit and running the same
-file again resumes the same run instead of starting a new one.
+cache, retry_failed, streaming) are left out on purpose: raising a budget or a rate limit and
+running the same file again resumes the same run instead of starting a new one.
 """
 
 from __future__ import annotations
@@ -344,6 +344,11 @@ class RunConfig(_Frozen):
         default=DEFAULT_DB_URL, description="SQLAlchemy URL of the store (SQLite or Postgres)."
     )
     cache: bool = Field(default=True, description="Reuse identical answers from earlier runs.")
+    retry_failed: bool = Field(
+        default=True,
+        description="On a rerun, send again items stored as FAILED_TRANSIENT or INCOMPLETE "
+        "(final answers are never sent twice).",
+    )
 
     @field_validator("languages")
     @classmethod

@@ -1,7 +1,7 @@
 """Per-target dispatch: the hot path from a planned work item to a stored ``ResponseRecord``.
 
-Each target has a feeder (case batches -> work items, minus those already stored, minus those the
-response cache answers) and ``max_in_flight`` workers. A worker takes an item, waits for the
+Each target has a feeder (case batches -> work items, minus those with a final stored answer, minus
+those the response cache answers) and ``max_in_flight`` workers. A worker takes an item, waits for the
 limiter, runs the adapter under the retry policy, prices the usage and hands the record to the
 batched writer and, when the answer is COMPLETED, to the critic stage.
 

@@ -242,16 +242,20 @@ async def execute(
     *,
     stop: asyncio.Event | None = None,
     use_cache: bool | None = None,
+    retry_failed: bool | None = None,
     progress: ProgressSink | None = None,
 ) -> RunResult:
     """Run (or resume) ``config`` with the given parts; returns how it ended.
 
+    Items already stored are not sent again, except those stored as FAILED_TRANSIENT or INCOMPLETE
+    while ``retry_failed`` (default: ``config.retry_failed``) holds; their new answer replaces them.
     ``stop`` set by the caller (Ctrl-C) ends the run gracefully: nothing new is sent, in-flight
     requests finish, everything is stored, and the status is ``interrupted``.
     """
     stop = stop if stop is not None else asyncio.Event()
     store, run_id = wiring.store, config.run_id
     cache_on = config.cache if use_cache is None else use_cache
+    retry_on = config.retry_failed if retry_failed is None else retry_failed
     prices = {t.name: price_for(t) for t in config.targets}
     _check_prices(config, prices)
 
@@ -271,7 +275,7 @@ async def execute(
     stats: dict[str, TargetStats] = {}
     done_keys: dict[str, set[str]] = {}
     for t in config.targets:
-        done_keys[t.name] = await store.done_keys(run_id, t.name)
+        done_keys[t.name] = await store.done_keys(run_id, t.name, include_retryable=not retry_on)
         stats[t.name] = TargetStats(planned=planned[t.name], already_done=len(done_keys[t.name]))
     budget = Budget(
         max_usd=config.budget.max_usd,

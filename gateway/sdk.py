@@ -53,13 +53,17 @@ async def run(
     *,
     db_url: str | None = None,
     use_cache: bool | None = None,
+    retry_failed: bool | None = None,
     progress: ProgressSink | bool | None = None,
     stop: asyncio.Event | None = None,
     handle_signals: bool = False,
 ) -> RunResult:
     """Run (or resume) a sweep and return its result.
 
-    ``use_cache=False`` never reuses answers from earlier runs (``--no-cache``). ``progress``:
+    ``use_cache=False`` never reuses answers from earlier runs (``--no-cache``).
+    ``retry_failed=False`` leaves items stored as FAILED_TRANSIENT or INCOMPLETE as they are
+    (``--no-retry-failed``); by default a rerun sends them again. Both default to the config's
+    ``cache`` / ``retry_failed``. ``progress``:
     True for rich/log progress by terminal, or a ``ProgressSink``. Setting ``stop`` ends the run
     gracefully (status ``interrupted``); with ``handle_signals`` the first Ctrl-C / SIGTERM does
     that and a second one cancels at once.
@@ -95,7 +99,9 @@ async def run(
                 expander=expander[0] if expander is not None else None,
                 redactor=redactor,
             )
-            return await execute(cfg, wiring, stop=stop, use_cache=use_cache, progress=sink)
+            return await execute(
+                cfg, wiring, stop=stop, use_cache=use_cache, retry_failed=retry_failed, progress=sink
+            )
     finally:
         await store.close()
 

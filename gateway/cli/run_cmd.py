@@ -45,15 +45,24 @@ def run(
     no_cache: Annotated[
         bool, typer.Option("--no-cache", help="Never reuse answers from earlier runs.")
     ] = False,
+    no_retry_failed: Annotated[
+        bool,
+        typer.Option(
+            "--no-retry-failed",
+            help="Do not send again items stored as FAILED_TRANSIENT or INCOMPLETE by an earlier session.",
+        ),
+    ] = False,
     estimate_only: Annotated[
         bool, typer.Option("--estimate", help="Print expected calls, tokens and cost; send nothing.")
     ] = False,
 ) -> None:
-    """Run or resume a sweep: only items without a stored response are sent."""
+    """Run or resume a sweep: items without a stored response are sent, and (unless
+    --no-retry-failed) items an earlier session stored as FAILED_TRANSIENT or INCOMPLETE."""
     cfg = _load(config, db)
+    retry_failed = cfg.retry_failed and not no_retry_failed
     if estimate_only:
         try:
-            _print_estimate(asyncio.run(_estimate(cfg)))
+            _print_estimate(asyncio.run(_estimate(cfg, retry_failed=retry_failed)))
         except ValueError as exc:
             raise _fail(str(exc)) from None
         return
@@ -61,7 +70,15 @@ def run(
     from gateway.sdk import run as sdk_run
 
     try:
-        result = asyncio.run(sdk_run(cfg, use_cache=not no_cache, progress=True, handle_signals=True))
+        result = asyncio.run(
+            sdk_run(
+                cfg,
+                use_cache=not no_cache,
+                retry_failed=retry_failed,
+                progress=True,
+                handle_signals=True,
+            )
+        )
     except (ConfigError, ValueError) as exc:  # suites, taxonomy, attacks, prices: bad input, named
         raise _fail(str(exc)) from None
     except asyncio.CancelledError:
@@ -75,14 +92,14 @@ def run(
     raise typer.Exit(_EXIT.get(result.status, 1))
 
 
-async def _estimate(cfg: RunConfig) -> RunEstimate:
+async def _estimate(cfg: RunConfig, *, retry_failed: bool) -> RunEstimate:
     from gateway.estimate import estimate
 
-    return await estimate(cfg, done=await _done_keys(cfg))
+    return await estimate(cfg, done=await _done_keys(cfg, include_retryable=not retry_failed))
 
 
-async def _done_keys(cfg: RunConfig) -> dict[str, set[str]]:
-    """Keys already stored for this run, read without creating or migrating a database."""
+async def _done_keys(cfg: RunConfig, *, include_retryable: bool) -> dict[str, set[str]]:
+    """Keys this run will not send again, read without creating or migrating a database."""
     from sqlalchemy.engine import make_url
 
     url = make_url(cfg.db_url)
@@ -99,7 +116,10 @@ async def _done_keys(cfg: RunConfig) -> dict[str, set[str]]:
     try:
         if await store.get_run(cfg.run_id) is None:
             return {}
-        return {t.name: await store.done_keys(cfg.run_id, t.name) for t in cfg.targets}
+        return {
+            t.name: await store.done_keys(cfg.run_id, t.name, include_retryable=include_retryable)
+            for t in cfg.targets
+        }
     finally:
         await store.close()
 

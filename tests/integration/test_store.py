@@ -182,6 +182,97 @@ async def test_done_keys_by_target(store: Store) -> None:
     assert await store.done_keys("nothing") == set()
 
 
+async def stored_rows(store: Store) -> dict[str, tuple[object, ...]]:
+    query = text(
+        "SELECT work_key, outcome, text, attempts, prompt_tokens, completion_tokens, cost_usd FROM responses"
+    )
+    async with store.engine.connect() as conn:
+        return {row[0]: tuple(row[1:]) for row in (await conn.execute(query)).all()}
+
+
+async def verdict_keys(store: Store) -> set[str]:
+    async with store.engine.connect() as conn:
+        return set((await conn.scalars(text("SELECT work_key FROM verdicts"))).all())
+
+
+async def test_save_replaces_only_transient_and_incomplete_rows(store: Store) -> None:
+    await started(store)
+    first = [
+        make_response(
+            "t",
+            outcome=Outcome.FAILED_TRANSIENT,
+            text="",
+            attempts=3,
+            cost_usd=0.0,
+            prompt_tokens=0,
+            completion_tokens=0,
+        ),
+        make_response(
+            "i",
+            outcome=Outcome.INCOMPLETE,
+            text="part",
+            attempts=2,
+            cost_usd=0.1,
+            prompt_tokens=5,
+            completion_tokens=7,
+        ),
+        make_response("c", text="kept"),
+        make_response("b", outcome=Outcome.BLOCKED_BY_VENDOR, text=""),
+        make_response("p", outcome=Outcome.FAILED_PERMANENT, text=""),
+    ]
+    assert await store.save_responses(first) == 5
+    assert await store.done_keys(RUN) == {"t", "i", "c", "b", "p"}
+    assert await store.done_keys(RUN, "sim-a", include_retryable=False) == {"c", "b", "p"}
+    # A verdict on the partial answer (no engine path writes one; a stale one must not outlive it).
+    await store.save_verdicts(RUN, [make_verdict("i"), make_verdict("c")])
+
+    rerun = [make_response(key, text="new") for key in ("t", "i", "c", "b", "p")]
+    assert await store.save_responses(rerun) == 2  # replaced rows count as written
+    rows = await stored_rows(store)
+    assert rows["t"] == ("COMPLETED", "new", 4, 10, 20, pytest.approx(0.25))
+    # attempts, tokens and cost add up over every try; text and outcome are the latest answer's
+    assert rows["i"] == ("COMPLETED", "new", 3, 15, 27, pytest.approx(0.35))
+    assert rows["c"] == ("COMPLETED", "kept", 1, 10, 20, pytest.approx(0.25))
+    assert rows["b"][:2] == ("BLOCKED_BY_VENDOR", "")
+    assert rows["p"][:2] == ("FAILED_PERMANENT", "")
+    assert await verdict_keys(store) == {"c"}
+    assert await store.done_keys(RUN, include_retryable=False) == {"t", "i", "c", "b", "p"}
+    assert await store.spent_usd(RUN) == pytest.approx(0.25 * 4 + 0.35)
+
+    # Saved twice more: still one row per key, nothing written, the final answers untouched.
+    assert await store.save_responses(rerun) == 0
+    assert await store.save_responses([make_response("t", outcome=Outcome.FAILED_TRANSIENT)]) == 0
+    assert await stored_rows(store) == rows
+    async with store.engine.connect() as conn:
+        assert await conn.scalar(text("SELECT COUNT(*) FROM responses")) == 5
+
+
+async def test_retryable_row_replaced_by_another_failure_and_same_key_within_one_call(store: Store) -> None:
+    await started(store)
+    failed = make_response("k", outcome=Outcome.FAILED_TRANSIENT, text="", cost_usd=0.0)
+    assert await store.save_responses([failed]) == 1
+    cut = make_response("k", outcome=Outcome.INCOMPLETE, text="pa", cost_usd=0.5)
+    assert await store.save_responses([cut]) == 1
+    assert (await stored_rows(store))["k"][:4] == ("INCOMPLETE", "pa", 2, 20)
+    assert await store.find_cached(["cache-k"]) == {}  # a failure is never a cache answer
+    # One call with several rows for a key applies them in order: a failure, then the answer.
+    batch = [
+        make_response("k", outcome=Outcome.FAILED_TRANSIENT, text="", prompt_tokens=0, completion_tokens=0),
+        make_response("k", text="done"),
+        make_response("k", text="ignored"),
+        make_response("n", outcome=Outcome.FAILED_TRANSIENT, text=""),
+        make_response("n", outcome=Outcome.FAILED_TRANSIENT, text=""),
+        make_response("f", text="final"),
+        make_response("f", outcome=Outcome.FAILED_TRANSIENT, text=""),
+    ]
+    assert await store.save_responses(batch) == 3
+    rows = await stored_rows(store)
+    assert rows["k"] == ("COMPLETED", "done", 4, 30, 60, pytest.approx(1.0))
+    assert rows["n"][:4] == ("FAILED_TRANSIENT", "", 2, 20)
+    assert rows["f"][:2] == ("COMPLETED", "final")
+    assert (await store.find_cached(["cache-k"]))["cache-k"].text == "done"
+
+
 async def test_spent_usd(store: Store) -> None:
     await started(store)
     assert await store.spent_usd(RUN) == 0.0
