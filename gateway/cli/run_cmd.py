@@ -73,7 +73,7 @@ def run(
         result = asyncio.run(
             sdk_run(
                 cfg,
-                use_cache=not no_cache,
+                use_cache=False if no_cache else None,
                 retry_failed=retry_failed,
                 progress=True,
                 handle_signals=True,

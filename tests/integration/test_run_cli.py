@@ -95,3 +95,41 @@ def test_demo_then_runs_list_and_show(tmp_path: Path) -> None:
     missing = seval("runs", "show", "nope", "--db", db)
     assert missing.returncode == 2
     assert "no run matches 'nope'" in missing.stderr
+
+
+
+async def test_config_cache_false_is_honoured_by_seval_run(tmp_path: Path) -> None:
+    """`cache: false` in the YAML stops reuse of earlier answers even without `--no-cache`."""
+    import asyncio
+
+    from adapters.simulated_vendor import SimulatedVendor
+
+    db_url = f"sqlite+aiosqlite:///{tmp_path / 'c.db'}"
+    vendor = SimulatedVendor()
+    async with vendor as url:
+
+        def write(name: str, cache: bool) -> Path:
+            cfg = tmp_path / f"{name}.yaml"
+            spec = {
+                "name": name,
+                "suites": ["sample"],
+                "languages": ["en"],
+                "limit": 3,
+                "db_url": db_url,
+                "cache": cache,
+                "critic": {"enabled": False},
+                "targets": [{"name": "m", "model": "sim-mixed", "api_base": url}],
+            }
+            cfg.write_text(yaml.safe_dump(spec))
+            return cfg
+
+        async def run(name: str, cache: bool) -> int:
+            before = vendor.stats.requests
+            res = await asyncio.to_thread(seval, "run", str(write(name, cache)))
+            assert res.returncode == 0, res.stderr
+            return vendor.stats.requests - before
+
+        assert await run("first", cache=True) == 3
+        # Same target, parameters and prompts under another run name: all three answers reused.
+        assert await run("second", cache=True) == 0
+        assert await run("third", cache=False) == 3
