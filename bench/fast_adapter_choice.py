@@ -4,7 +4,8 @@ Streams the same N prompts (64 in flight) from a simulated vendor running in a c
 its CPU is not counted) through: ``OpenAIAdapter`` as built (aiohttp + lean SSE parser, full
 classification), a bare httpx loop with the same lean SSE parsing, the official ``openai`` SDK
 doing the same work (accumulate text, finish reason, usage; ``max_retries=0``), and a bare
-streamed ``litellm.acompletion`` loop for reference. CPU is this process's ``time.process_time``
+streamed ``litellm.acompletion`` loop for reference (the bare loops are the ones ``overhead.py``
+uses: they keep the text too). CPU is this process's user+system time (``resource.getrusage``)
 over each phase; each phase runs twice and the better run is kept.
 
 Run: ``python bench/fast_adapter_choice.py [--items 2000]``. Ends with one JSON line:
@@ -17,35 +18,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import time
-from collections.abc import Awaitable, Callable
-
-os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 import httpx
-import orjson
+from gateway_common import bare_loop, httpx_chat, litellm_chat
 
 from adapters.openai_adapter import ClientPool, OpenAIAdapter
 from adapters.simulated_vendor import SimulatedVendorProcess
 from gateway.types import ChatRequest, Outcome
-
-_CONCURRENCY = 64
-
-
-async def _run(items: int, one: Callable[[int], Awaitable[bool]]) -> tuple[float, int]:
-    queue = list(range(items))
-    ok = 0
-
-    async def worker() -> None:
-        nonlocal ok
-        while queue:
-            if await one(queue.pop()):
-                ok += 1
-
-    start = time.process_time()
-    await asyncio.gather(*(worker() for _ in range(_CONCURRENCY)))
-    return (time.process_time() - start) * 1000.0 / items, ok
 
 
 async def main() -> None:
@@ -72,29 +51,7 @@ async def main() -> None:
         client = httpx.AsyncClient(limits=httpx.Limits(max_connections=512, max_keepalive_connections=512))
 
         async def via_httpx(i: int) -> bool:
-            body = {
-                "model": "sim-compliant",
-                "messages": [{"role": "user", "content": prompts[i]}],
-                "stream": True,
-                "stream_options": {"include_usage": True},
-            }
-            finish = None
-            pending = b""
-            async with client.stream(
-                "POST",
-                f"{base_url}/chat/completions",
-                content=orjson.dumps(body),
-                headers={"authorization": "Bearer sk-bench", "content-type": "application/json"},
-            ) as response:
-                async for data in response.aiter_bytes():
-                    lines = (pending + data).split(b"\n")
-                    pending = lines.pop()
-                    for line in lines:
-                        if line.startswith(b"data:") and line[5:].strip() != b"[DONE]":
-                            event = orjson.loads(line[5:])
-                            if event.get("choices") and event["choices"][0].get("finish_reason"):
-                                finish = event["choices"][0]["finish_reason"]
-            return finish == "stop"
+            return await httpx_chat(client, base_url, prompts[i], api_key="sk-bench")
 
         import openai
 
@@ -126,21 +83,7 @@ async def main() -> None:
         litellm.suppress_debug_info = True
 
         async def via_litellm(i: int) -> bool:
-            stream = await litellm.acompletion(
-                model="openai/sim-compliant",
-                api_base=base_url,
-                api_key="sk-bench",
-                messages=[{"role": "user", "content": prompts[i]}],
-                stream=True,
-                stream_options={"include_usage": True},
-                num_retries=0,
-                max_retries=0,
-            )
-            finish = None
-            async for chunk in stream:
-                if chunk.choices and chunk.choices[0].finish_reason:
-                    finish = chunk.choices[0].finish_reason
-            return finish == "stop"
+            return await litellm_chat(base_url, prompts[i], api_key="sk-bench")
 
         phases = (
             ("fast_adapter", via_adapter),
@@ -149,8 +92,8 @@ async def main() -> None:
             ("litellm", via_litellm),
         )
         for name, one in phases:
-            await _run(min(items, 200), one)  # warm-up: connections, imports, caches
-            runs = [await _run(items, one) for _ in range(2)]
+            await bare_loop(min(items, 200), one)  # warm-up: connections, imports, caches
+            runs = [await bare_loop(items, one) for _ in range(2)]
             best, ok = min(runs)
             if ok != items:
                 raise SystemExit(f"{name}: only {ok} of {items} items completed")

@@ -1,18 +1,27 @@
-"""Helpers shared by the gateway benchmarks (overhead, throughput, ratelimit, resume).
+"""Helpers shared by the gateway benchmarks (overhead, throughput, ratelimit, resume, fast_adapter_choice).
 
 Not a benchmark itself. Suites are written as S-Eval-format JSONL with short, distinct prompts, so
-every work item is unique (no cache hits) and the store holds the cases like any real run.
+every work item is unique (no cache hits) and the store holds the cases like any real run. The bare
+client loops are the floors the gateway's client CPU is compared against.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import resource
+import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import httpx
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+IN_FLIGHT = 64
 
 DIMENSIONS = (
     "Crimes_and_Illegal_Activities",
@@ -83,3 +92,103 @@ def run_config(
         ],
         **extra,
     }
+
+
+async def bare_loop(items: int, one: Callable[[int], Awaitable[bool]]) -> tuple[float, int]:
+    """CPU ms per item of ``one`` over ``items`` calls, IN_FLIGHT at a time; and how many succeeded."""
+    queue = list(range(items))
+    ok = 0
+
+    async def worker() -> None:
+        nonlocal ok
+        while queue:
+            if await one(queue.pop()):
+                ok += 1
+
+    start = cpu_s()
+    await asyncio.gather(*(worker() for _ in range(IN_FLIGHT)))
+    return (cpu_s() - start) * 1000.0 / items, ok
+
+
+async def httpx_chat(
+    client: httpx.AsyncClient, base_url: str, prompt: str, *, api_key: str | None = None
+) -> bool:
+    """One streamed chat completion over bare httpx (lean SSE parsing, text kept): text and 'stop'?"""
+    import orjson
+
+    body = {
+        "model": "sim-compliant",
+        "messages": [{"role": "user", "content": prompt}],
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
+    headers = {"content-type": "application/json"}
+    if api_key is not None:
+        headers["authorization"] = f"Bearer {api_key}"
+    finish = None
+    parts: list[str] = []
+    pending = b""
+    async with client.stream(
+        "POST", f"{base_url}/chat/completions", content=orjson.dumps(body), headers=headers
+    ) as response:
+        async for data in response.aiter_bytes():
+            lines = (pending + data).split(b"\n")
+            pending = lines.pop()
+            for line in lines:
+                if not line.startswith(b"data:") or line[5:].strip() == b"[DONE]":
+                    continue
+                event = orjson.loads(line[5:])
+                choices = event.get("choices")
+                if choices:
+                    content = choices[0].get("delta", {}).get("content")
+                    if content:
+                        parts.append(content)
+                    finish = choices[0].get("finish_reason") or finish
+    return finish == "stop" and bool(parts)
+
+
+async def litellm_chat(base_url: str, prompt: str, *, api_key: str) -> bool:
+    """One bare streamed ``litellm.acompletion`` (no retries, text kept): text and 'stop'?"""
+    import litellm
+
+    stream = await litellm.acompletion(
+        model="openai/sim-compliant",
+        api_base=base_url,
+        api_key=api_key,
+        messages=[{"role": "user", "content": prompt}],
+        stream=True,
+        stream_options={"include_usage": True},
+        num_retries=0,
+        max_retries=0,
+    )
+    finish = None
+    parts: list[str] = []
+    async for chunk in stream:
+        if chunk.choices:
+            if chunk.choices[0].delta.content:
+                parts.append(chunk.choices[0].delta.content)
+            finish = chunk.choices[0].finish_reason or finish
+    return finish == "stop" and bool(parts)
+
+
+async def gateway_run(
+    name: str, adapter: str, suite: Path, tmp: Path, base_url: str, items: int, *, critic: bool = False
+) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of one full ``gateway.run`` over the suite; exits unless every item
+    completed (and, with the critic on, was scored)."""
+    from gateway.config import RunConfig
+    from gateway.sdk import run
+
+    cfg = RunConfig.model_validate(
+        run_config(
+            name=name, suite=suite, db=tmp / f"{name}.db", base_url=base_url, adapter=adapter, critic=critic
+        )
+    )
+    wall, cpu = time.perf_counter(), cpu_s()
+    result = await run(cfg)
+    wall, cpu = time.perf_counter() - wall, cpu_s() - cpu
+    done = result.targets[0].outcomes.get("COMPLETED", 0)
+    scored = result.verdicts.get("SCORED", 0)
+    if result.status != "completed" or done != items or (critic and scored != items):
+        raise SystemExit(f"{name}: {result.status}, {done} completed, {scored} scored of {items}: {result}")
+    return wall, cpu

@@ -24,45 +24,9 @@ import argparse
 import asyncio
 import json
 import tempfile
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from gateway_common import cpu_s, run_config, write_suite
-
-IN_FLIGHT = 64
-
-
-async def bare_loop(items: int, one: Callable[[int], Awaitable[bool]]) -> tuple[float, int]:
-    """CPU ms per item of ``one`` over ``items`` calls, IN_FLIGHT at a time; and how many succeeded."""
-    queue = list(range(items))
-    ok = 0
-
-    async def worker() -> None:
-        nonlocal ok
-        while queue:
-            if await one(queue.pop()):
-                ok += 1
-
-    start = cpu_s()
-    await asyncio.gather(*(worker() for _ in range(IN_FLIGHT)))
-    return (cpu_s() - start) * 1000.0 / items, ok
-
-
-async def gateway_phase(name: str, adapter: str, suite: Path, tmp: Path, base_url: str, items: int) -> float:
-    """CPU ms per item of one full gateway run over the suite."""
-    from gateway.config import RunConfig
-    from gateway.sdk import run
-
-    cfg = RunConfig.model_validate(
-        run_config(name=name, suite=suite, db=tmp / f"{name}.db", base_url=base_url, adapter=adapter)
-    )
-    start = cpu_s()
-    result = await run(cfg)
-    cpu = cpu_s() - start
-    done = result.targets[0].outcomes.get("COMPLETED", 0)
-    if result.status != "completed" or done != items:
-        raise SystemExit(f"{name}: run {result.status}, {done} of {items} completed: {result}")
-    return cpu * 1000.0 / items
+from gateway_common import IN_FLIGHT, bare_loop, gateway_run, httpx_chat, litellm_chat, write_suite
 
 
 async def main() -> None:
@@ -73,7 +37,6 @@ async def main() -> None:
 
     import httpx
     import litellm
-    import orjson
 
     from adapters.simulated_vendor import SimulatedVendorProcess
 
@@ -89,55 +52,10 @@ async def main() -> None:
             )
 
             async def via_httpx(i: int) -> bool:
-                body = {
-                    "model": "sim-compliant",
-                    "messages": [{"role": "user", "content": prompts[i]}],
-                    "stream": True,
-                    "stream_options": {"include_usage": True},
-                }
-                finish = None
-                parts: list[str] = []
-                pending = b""
-                async with client.stream(
-                    "POST",
-                    f"{base_url}/chat/completions",
-                    content=orjson.dumps(body),
-                    headers={"content-type": "application/json"},
-                ) as response:
-                    async for data in response.aiter_bytes():
-                        lines = (pending + data).split(b"\n")
-                        pending = lines.pop()
-                        for line in lines:
-                            if not line.startswith(b"data:") or line[5:].strip() == b"[DONE]":
-                                continue
-                            event = orjson.loads(line[5:])
-                            choices = event.get("choices")
-                            if choices:
-                                content = choices[0].get("delta", {}).get("content")
-                                if content:
-                                    parts.append(content)
-                                finish = choices[0].get("finish_reason") or finish
-                return finish == "stop" and bool(parts)
+                return await httpx_chat(client, base_url, prompts[i])
 
             async def via_litellm(i: int) -> bool:
-                stream = await litellm.acompletion(
-                    model="openai/sim-compliant",
-                    api_base=base_url,
-                    api_key="no-key",
-                    messages=[{"role": "user", "content": prompts[i]}],
-                    stream=True,
-                    stream_options={"include_usage": True},
-                    num_retries=0,
-                    max_retries=0,
-                )
-                finish = None
-                parts: list[str] = []
-                async for chunk in stream:
-                    if chunk.choices:
-                        if chunk.choices[0].delta.content:
-                            parts.append(chunk.choices[0].delta.content)
-                        finish = chunk.choices[0].finish_reason or finish
-                return finish == "stop" and bool(parts)
+                return await litellm_chat(base_url, prompts[i], api_key="no-key")
 
             for name, one in (("httpx", via_httpx), ("litellm", via_litellm)):
                 await bare_loop(min(items, 200), one)  # warm-up: connections, imports, caches
@@ -149,7 +67,8 @@ async def main() -> None:
             await client.aclose()
 
             for name, adapter in (("gateway", "litellm"), ("fast", "openai")):
-                per_item = await gateway_phase(name, adapter, suite, tmp, base_url, items)
+                _, cpu = await gateway_run(name, adapter, suite, tmp, base_url, items)
+                per_item = cpu * 1000.0 / items
                 results[name] = round(per_item, 3)
                 print(f"{name:8s} {per_item:7.3f} ms CPU per item", flush=True)
 
