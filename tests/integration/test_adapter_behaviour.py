@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 
 from adapters.keys import key_fingerprint, make_limit_key
@@ -14,15 +12,6 @@ from gateway.protocols import TargetAdapter
 from gateway.types import ChatRequest, Decoding, Outcome
 
 API_KEY = "sk-behaviour-0123456789abcdef"
-
-
-@pytest.fixture
-async def vendor() -> AsyncIterator[SimulatedVendor]:
-    server = SimulatedVendor()
-    await server.start()
-    yield server
-    await server.close()
-    assert server.handler_errors == []
 
 
 def make(kind: str, vendor: SimulatedVendor, model: str, wire: str = "openai") -> TargetAdapter:

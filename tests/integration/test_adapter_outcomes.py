@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 import pytest
@@ -380,15 +379,6 @@ def _cases() -> list[object]:
                     )
                 )
     return cases
-
-
-@pytest.fixture
-async def vendor() -> AsyncIterator[SimulatedVendor]:
-    server = SimulatedVendor()
-    await server.start()
-    yield server
-    await server.close()
-    assert server.handler_errors == []
 
 
 def build_adapter(vendor: SimulatedVendor, row: Row, kind: str) -> TargetAdapter:
