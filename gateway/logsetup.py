@@ -20,6 +20,8 @@ from structlog.typing import EventDict, Processor, WrappedLogger
 
 from gateway.redaction import Redactor
 
+_CHATTY_LIBRARIES = ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy", "alembic", "httpx", "httpcore", "aiohttp")
+
 # Nested containers deeper than this are flattened to their (redacted) repr.
 _MAX_DEPTH = 6
 
@@ -96,6 +98,11 @@ def configure_logging(
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
+    # Libraries whose INFO records are noise in a sweep's log; litellm's would also land on stdout,
+    # which carries --json and JSONL output.
+    floor = max(logging.getLevelName(level) if isinstance(level, str) else level, logging.WARNING)
+    for name in _CHATTY_LIBRARIES:
+        logging.getLogger(name).setLevel(floor)
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,

@@ -37,9 +37,14 @@ def _configure(
     ),
 ) -> None:
     """S-Eval gateway: safety-test hosted LLMs with the S-Eval benchmark."""
+    import os
+
     from gateway.logsetup import configure_logging
     from gateway.redaction import Redactor
 
+    # litellm installs its own stdout handler at import; keep it to errors (ours redacts and
+    # renders everything else on stderr). Read by litellm when it is first imported.
+    os.environ.setdefault("LITELLM_LOG", "ERROR")
     # Logs go to stderr so that --json output on stdout stays machine-readable.
     configure_logging(redactor=Redactor.from_environment(), level=log_level.upper(), json=log_json)
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import os
 import sys
 from collections.abc import Iterable
@@ -131,9 +130,6 @@ def _build_generator(model: str, base_url: str | None, key_env: str | None) -> A
     from attacks.generator import AdapterGenerator
     from gateway.redaction import Redactor
 
-    # litellm writes its INFO records to stdout, which here carries the JSONL output.
-    for logger_name in ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy"):
-        logging.getLogger(logger_name).setLevel(logging.WARNING)
     api_key = None
     if key_env:
         api_key = os.environ.get(key_env)

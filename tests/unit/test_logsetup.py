@@ -133,3 +133,13 @@ def test_level_filter_and_reconfiguring_replaces_the_handler() -> None:
     log.warning("shown")
     assert first.getvalue() == ""
     assert [json.loads(line)["event"] for line in second.getvalue().splitlines()] == ["shown"]
+
+
+def test_chatty_libraries_log_warnings_only() -> None:
+    out = io.StringIO()
+    _configure(out, json_lines=True)
+    logging.getLogger("alembic.runtime.migration").info("Context impl SQLiteImpl.")
+    logging.getLogger("LiteLLM").info("chatty litellm detail")
+    logging.getLogger("alembic.runtime.migration").warning("schema drift")
+    events = [json.loads(line)["event"] for line in out.getvalue().splitlines()]
+    assert events == ["schema drift"]
