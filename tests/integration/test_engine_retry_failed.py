@@ -10,9 +10,6 @@ request counters of that second vendor show exactly what each rerun sent.
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
@@ -20,6 +17,7 @@ from typing import Any
 
 import pytest
 import yaml
+from cli_helpers import seval
 from sqlalchemy import select
 
 from adapters.simulated_vendor import SimulatedVendor
@@ -34,7 +32,6 @@ pytestmark = pytest.mark.filterwarnings(
     "ignore:Accessing the '.*' attribute on the instance is deprecated:DeprecationWarning"
 )
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 ONE_ATTEMPT = {"max_attempts": 1, "initial_wait_s": 0.01, "max_wait_s": 0.05, "deadline_s": 30}
 RETRYABLE = {"FAILED_TRANSIENT", "INCOMPLETE"}
 
@@ -97,19 +94,6 @@ async def scored_keys(db_url: str, run_id: str) -> set[str]:
         await store.close()
 
 
-def seval_run(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "SEVAL_LOG_LEVEL": "WARNING", "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
-    return subprocess.run(
-        [sys.executable, "-c", "from gateway.cli import main; main()", "run", str(config), *args],
-        cwd=PROJECT_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
-
-
 async def test_rerun_resends_only_transient_and_incomplete_items(db_url: str, tmp_path: Path) -> None:
     flaky = SimulatedVendor(transient_fault_rate=0.5, transient_faults=("http_503", "cut_after_first_chunk"))
     url = await flaky.start()
@@ -140,7 +124,7 @@ async def test_rerun_resends_only_transient_and_incomplete_items(db_url: str, tm
         # --no-retry-failed: nothing is sent, the holes stay as they are.
         config_file = tmp_path / "run.yaml"
         config_file.write_text(yaml.safe_dump(data))
-        kept = await asyncio.to_thread(seval_run, config_file, "--no-retry-failed")
+        kept = await asyncio.to_thread(seval, "run", str(config_file), "--no-retry-failed", timeout=180)
         assert kept.returncode == 0, kept.stdout + kept.stderr
         assert first.run_id in kept.stdout
         assert healthy.stats.requests == 0

@@ -8,19 +8,16 @@ session sent exactly the items the first left without a stored response, with id
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import sqlite3
-import sys
 from collections import Counter
 from pathlib import Path
 
 import pytest
 import yaml
+from cli_helpers import start_seval
 
 from adapters.simulated_vendor import SimulatedVendor
-
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 def stored(db: Path) -> list[tuple[str, str, str]]:
@@ -36,21 +33,6 @@ def stored(db: Path) -> list[tuple[str, str, str]]:
             )
         except sqlite3.OperationalError:  # schema not created yet
             return []
-
-
-async def seval_run(config: Path) -> asyncio.subprocess.Process:
-    env = {**os.environ, "SEVAL_LOG_LEVEL": "WARNING", "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-c",
-        "from gateway.cli import main; main()",
-        "run",
-        str(config),
-        cwd=PROJECT_ROOT,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
 
 
 @pytest.mark.timeout(180)
@@ -74,7 +56,7 @@ async def test_kill_9_then_resume_sends_only_missing_items(tmp_path: Path) -> No
         config.write_text(yaml.safe_dump(spec), encoding="utf-8")
         planned = 2 * 20 * 3
 
-        proc = await seval_run(config)
+        proc = await start_seval("run", str(config))
         async with asyncio.timeout(60):
             while len(await asyncio.to_thread(stored, db)) < 25:  # noqa: ASYNC110 (another process)
                 await asyncio.sleep(0.05)
@@ -86,7 +68,7 @@ async def test_kill_9_then_resume_sends_only_missing_items(tmp_path: Path) -> No
         sent_first = Counter((r.model, r.prompt) for r in vendor.stats.received)
         vendor.stats.reset()
 
-        proc = await seval_run(config)
+        proc = await start_seval("run", str(config))
         out, _ = await proc.communicate()
         assert proc.returncode == 0, out.decode(errors="replace")[-2000:]
         sent_second = Counter((r.model, r.prompt) for r in vendor.stats.received)
@@ -123,7 +105,7 @@ async def test_ctrl_c_stops_gracefully_and_keeps_everything(tmp_path: Path) -> N
             "db_url": f"sqlite+aiosqlite:///{db}",
         }
         config.write_text(yaml.safe_dump(spec), encoding="utf-8")
-        proc = await seval_run(config)
+        proc = await start_seval("run", str(config))
         async with asyncio.timeout(60):
             while len(await asyncio.to_thread(stored, db)) < 5:  # noqa: ASYNC110 (another process)
                 await asyncio.sleep(0.05)
