@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from adapters.simulated_vendor import SimulatedVendor
 
 # litellm must never try to fetch its cost map: there is no internet here or in CI.
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
@@ -114,3 +118,15 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite+aiosqlite:///{tmp_path / 'seval.db'}"
     return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+async def vendor() -> AsyncIterator[SimulatedVendor]:
+    """A simulated vendor on a loopback port; fails the test if the vendor itself hit a bug."""
+    from adapters.simulated_vendor import SimulatedVendor
+
+    server = SimulatedVendor()
+    await server.start()
+    yield server
+    await server.close()
+    assert server.handler_errors == []
