@@ -6,6 +6,7 @@ import asyncio
 from pathlib import Path
 
 from sqlalchemy import text
+from store_data import make_response
 from typer.testing import CliRunner
 
 from db.store import Store
@@ -21,14 +22,20 @@ PAIRS = [
 
 
 def record(i: int, case_id: str, outcome: Outcome = Outcome.COMPLETED) -> ResponseRecord:
-    return ResponseRecord(
-        run_id="run1", work_key=f"k{i}", case_id=case_id, target="t", decoding_key="default",
-        decoding_json="{}", sample_index=0, lang="en", dimension="CI", risk_id="CI", kind="base",
-        attack=None, parent_case_id=None,
-        cache_key=f"c{i}", outcome=outcome, finish_reason="stop", vendor_code=None, status_code=200,
-        text=PAIRS[i % 3][1] if outcome is Outcome.COMPLETED else "", truncated=False, prompt_tokens=1,
-        completion_tokens=1, cost_usd=0.0, latency_ms=1.0, ttft_ms=None, attempts=1, error=None,
-    )  # fmt: skip
+    return make_response(
+        f"k{i}",
+        run_id="run1",
+        case_id=case_id,
+        target="t",
+        cache_key=f"c{i}",
+        outcome=outcome,
+        text=PAIRS[i % 3][1] if outcome is Outcome.COMPLETED else "",
+        prompt_tokens=1,
+        completion_tokens=1,
+        cost_usd=0.0,
+        latency_ms=1.0,
+        ttft_ms=None,
+    )
 
 
 async def seed(url: str) -> None:
