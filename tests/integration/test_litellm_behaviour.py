@@ -7,7 +7,6 @@ matching test fails and ``adapters/outcomes.py`` must be re-checked.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,14 +16,6 @@ import adapters.litellm_adapter  # noqa: F401  (sets the local cost map before l
 from adapters.simulated_vendor import SimulatedVendor
 
 litellm = pytest.importorskip("litellm")
-
-
-@pytest.fixture
-async def vendor() -> AsyncIterator[SimulatedVendor]:
-    server = SimulatedVendor()
-    await server.start()
-    yield server
-    await server.close()
 
 
 def _base(vendor: SimulatedVendor, provider: str) -> str:
