@@ -6,8 +6,9 @@ its sliding 60 s window. The gateway runs a real run (store on, critic off, 64 i
 wrapper, so the figures are exactly what left the gateway.
 
 Run: ``python bench/ratelimit.py [--seconds 60] [--rpm 600]``. Ends with one JSON line:
-``{"configured_rpm", "seconds", "sent", "achieved_over_configured", "max_10s_window_over_configured",
-"responses_429"}`` (targets: achieved >= 0.97, max 10 s window <= 1.10, 429s 0).
+``{"configured_rpm", "seconds", "sent", "status", "achieved_over_configured",
+"max_10s_window_over_configured", "responses_429"}`` (targets: achieved >= 0.97, max 10 s window
+<= 1.10, 429s 0).
 """
 
 from __future__ import annotations

@@ -6,7 +6,8 @@ same config; the sixth session runs to the end. Then the store and the vendor's 
 whether anything was stored twice, lost, or sent more often than needed.
 
 Run: ``python bench/resume.py [--items 10000] [--kills 5] [--seed N]``. Ends with one JSON line:
-``{"items", "kills", "distinct_responses", "duplicates", "lost", "extra_vendor_calls", "sessions"}``
+``{"items", "kills", "sessions", "killed_at_stored", "distinct_responses", "completed", "duplicates",
+"lost", "extra_vendor_calls"}``
 (targets: duplicates 0, lost 0). ``extra_vendor_calls`` are requests whose answers were in flight or
 not yet flushed to the store when a kill landed; they are sent again on resume.
 """
