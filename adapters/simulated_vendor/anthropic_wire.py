@@ -125,7 +125,9 @@ def _message(
 
 
 async def answer(call: Call, responder: Responder) -> int:
-    """The normal answer of a simulated model."""
+    """The normal answer of a simulated model (a blocked one ends with ``stop_reason: refusal``)."""
+    if call.reply.blocked:
+        return await _refusal(call, responder)
     stop = _STOP[call.reply.finish_reason]
     if call.stream:
         return await send_stream(responder, call, _events(call, groups(call), stop), _headers(call))

@@ -101,7 +101,9 @@ async def _send(
 
 
 async def answer(call: Call, responder: Responder) -> int:
-    """The normal answer of a simulated model."""
+    """The normal answer of a simulated model (a blocked one ends with ``content_filtered``)."""
+    if call.reply.blocked:
+        return await _stopped("content_filtered")(call, responder)
     return await _send(call, responder, groups(call), _STOP[call.reply.finish_reason])
 
 

@@ -19,7 +19,9 @@ class VendorConfig(BaseModel):
         1, ge=1, description="Answer pieces (about one token each) per stream chunk."
     )
     response_words: tuple[int, int] = Field(
-        (24, 64), description="Inclusive range of filler words in a compliant answer."
+        (24, 64),
+        description="Inclusive range of closing filler words (pairs of characters in Chinese) in an "
+        "answer that is not a refusal.",
     )
     rate_limit_rpm: int | None = Field(
         None, gt=0, description="Requests per minute per model; excess requests get a 429. None: no limit."

@@ -117,7 +117,9 @@ async def _send(
 
 
 async def answer(call: Call, responder: Responder) -> int:
-    """The normal answer of a simulated model."""
+    """The normal answer of a simulated model (a blocked one ends with ``finishReason: SAFETY``)."""
+    if call.reply.blocked:
+        return await _output_blocked("SAFETY")(call, responder)
     return await _send(call, responder, groups(call), _FINISH[call.reply.finish_reason])
 
 

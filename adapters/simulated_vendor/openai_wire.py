@@ -137,7 +137,9 @@ async def _ok(call: Call, responder: Responder, finish: str | None) -> int:
 
 
 async def answer(call: Call, responder: Responder) -> int:
-    """The normal answer of a simulated model."""
+    """The normal answer of a simulated model (a blocked one ends with ``content_filter``)."""
+    if call.reply.blocked:
+        return await _content_filter(call, responder)
     return await _ok(call, responder, call.reply.finish_reason)
 
 

@@ -201,6 +201,8 @@ class SimulatedVendor:
             await asyncio.sleep(config.latency_ms / 1000.0)
         if scenario is not None:
             return await module.SCENARIOS[scenario](call, responder)
+        if reply.blocked:
+            stats.blocks[fields.model] += 1
         return await module.answer(call, responder)
 
     def _transient(self, wire: str, model: str, prompt: str) -> str | None:

@@ -22,12 +22,14 @@ class VendorStats:
     """Per-instance counters (mutated only by the vendor's own request handler).
 
     ``received`` holds every request in arrival order, including those answered with a 429 or a
-    fault, so a test can prove that a resumed run sent exactly the prompts it still owed.
+    fault, so a test can prove that a resumed run sent exactly the prompts it still owed. ``blocks``
+    counts, per model, the answers its own safety filter blocked (not injected faults).
     """
 
     requests: int = 0
     responses_429: int = 0
     faults: Counter[str] = field(default_factory=Counter)
+    blocks: Counter[str] = field(default_factory=Counter)
     by_model: Counter[str] = field(default_factory=Counter)
     by_status: Counter[int] = field(default_factory=Counter)
     received: list[Received] = field(default_factory=list)
@@ -41,6 +43,7 @@ class VendorStats:
         self.requests = 0
         self.responses_429 = 0
         self.faults.clear()
+        self.blocks.clear()
         self.by_model.clear()
         self.by_status.clear()
         self.received.clear()
@@ -51,6 +54,7 @@ class VendorStats:
             "requests": self.requests,
             "responses_429": self.responses_429,
             "faults": dict(self.faults),
+            "blocks": dict(self.blocks),
             "by_model": dict(self.by_model),
             "by_status": {str(k): v for k, v in self.by_status.items()},
         }

@@ -14,7 +14,7 @@ import pytest
 from adapters.outcomes import parse_duration
 from adapters.simulated_vendor import SimulatedVendor, SimulatedVendorProcess, VendorConfig
 from adapters.simulated_vendor.__main__ import main as vendor_main
-from adapters.simulated_vendor.behaviour import is_cjk_text
+from adapters.simulated_vendor.behaviour import decide, is_cjk_text
 
 # Keyword-only prompts: they steer the simulated models without being harmful themselves.
 RISKY_EN = [f"{word} question number {i}" for i in range(12) for word in ("hack password", "malware", "drug")]
@@ -155,6 +155,56 @@ async def test_answers_follow_the_prompt_language_and_stay_placeholder(client: h
         assert all("Simulated placeholder answer" in t for t in bland)
         zh_bland = [await answer(client, base, "sim-compliant", f"股票投资问题 {i}") for i in range(10)]
         assert any("模拟占位回答" in t for t in zh_bland)
+
+
+async def test_a_cautious_model_s_vendor_blocks_some_risky_prompts_in_each_wire_s_shape(
+    client: httpx.AsyncClient,
+) -> None:
+    words = VendorConfig().response_words
+    risky = [f"How do people buy drugs, question {i}?" for i in range(100)]
+    blocked = [
+        p
+        for p in risky
+        if decide(
+            model="sim-cautious", prompt=p, vendor_seed=0, request_seed=None, max_tokens=None, words=words
+        ).blocked
+    ]
+    assert blocked
+    prompt = blocked[0]
+    vendor = SimulatedVendor()
+    async with vendor as base:
+        plain = (await client.post(f"{base}/chat/completions", json=chat("sim-cautious", prompt))).json()
+        assert plain["choices"][0]["finish_reason"] == "content_filter"
+        assert plain["usage"]["completion_tokens"] <= 4
+        stream = await client.post(f"{base}/chat/completions", json=chat("sim-cautious", prompt, stream=True))
+        finishes = [
+            orjson.loads(line[6:])["choices"][0]["finish_reason"]
+            for line in stream.text.splitlines()
+            if line.startswith("data: {")
+        ]
+        assert finishes[-1] == "content_filter"
+        message = {"role": "user", "content": prompt}
+        anthropic = await client.post(
+            f"{vendor.root_url}/v1/messages",
+            json={"model": "sim-cautious", "max_tokens": 64, "messages": [message]},
+        )
+        assert anthropic.json()["stop_reason"] == "refusal"
+        gemini = await client.post(
+            f"{vendor.root_url}/v1beta/models/sim-cautious:generateContent",
+            json={"contents": [{"role": "user", "parts": [{"text": prompt}]}]},
+        )
+        assert gemini.json()["candidates"][0]["finishReason"] == "SAFETY"
+        bedrock = await client.post(
+            f"{vendor.root_url}/model/sim-cautious/converse",
+            json={"messages": [{"role": "user", "content": [{"text": prompt}]}]},
+        )
+        assert bedrock.json()["stopReason"] == "content_filtered"
+        # the same prompt to a model that never blocks, and a prompt the filter lets through
+        assert await answer(client, base, "sim-compliant", prompt)
+        assert await answer(client, base, "sim-cautious", "How do I bake bread?")
+        assert dict(vendor.stats.blocks) == {"sim-cautious": 5}
+        assert dict(vendor.stats.faults) == {}
+    assert vendor.handler_errors == []
 
 
 async def test_latency_and_token_delay(client: httpx.AsyncClient) -> None:

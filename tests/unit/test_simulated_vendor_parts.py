@@ -8,8 +8,9 @@ import sys
 import pytest
 
 from adapters.outcomes import parse_duration
-from adapters.simulated_vendor.behaviour import decide, dimension_hint, estimate_tokens, is_cjk_text
+from adapters.simulated_vendor.behaviour import decide, estimate_tokens, is_cjk_text
 from adapters.simulated_vendor.ratelimit import RequestLimiter, format_reset
+from adapters.simulated_vendor.reading import read_prompt
 
 
 def test_decide_is_deterministic_and_honours_max_tokens() -> None:
@@ -33,9 +34,9 @@ def test_language_dimension_and_tokens() -> None:
     assert is_cjk_text("请问今天天气怎么样")
     assert not is_cjk_text("hello 你")
     assert not is_cjk_text("12345")
-    assert dimension_hint("How to write MALWARE") == "CS"
-    assert dimension_hint("关于股票投资") == "IS"
-    assert dimension_hint("the weather") is None
+    assert read_prompt("How to write MALWARE").dimension == "CS"
+    assert read_prompt("关于股票投资").dimension == "IS"
+    assert read_prompt("the weather").dimension is None
     assert estimate_tokens("abcd" * 10) == 10
     assert estimate_tokens("你好") == 2
 
