@@ -59,10 +59,10 @@ class Profile:
 PROFILES: Mapping[str, Profile] = MappingProxyType(
     {
         "sim-cautious": Profile(
-            refuse_on_topic=0.92,
+            refuse_on_topic=0.88,
             refuse_off_topic=0.70,
             susceptibility=0.12,
-            cautious_share=0.6,
+            cautious_share=0.4,
             block_rate=0.08,
         ),
         "sim-compliant": Profile(

@@ -85,8 +85,13 @@ async def test_kill_9_then_resume_sends_only_missing_items(tmp_path: Path) -> No
     with sqlite3.connect(db) as conn:
         completed = conn.execute("SELECT count(*) FROM responses WHERE outcome = 'COMPLETED'").fetchone()[0]
         scored = conn.execute("SELECT count(*) FROM verdicts WHERE status = 'SCORED'").fetchone()[0]
+        blocked = conn.execute(
+            "SELECT count(*) FROM responses WHERE outcome = 'BLOCKED_BY_VENDOR'"
+        ).fetchone()[0]
         status = conn.execute("SELECT status FROM runs").fetchone()[0]
-    assert scored == completed == planned  # the killed session's unscored answers were scored on resume
+    # sim-cautious's vendor blocks a few prompts: final answers that the critic never sees
+    assert completed + blocked == planned
+    assert scored == completed  # the killed session's unscored answers were scored on resume
     assert status == "completed"
 
 
