@@ -6,6 +6,7 @@ Shown per target: done/total, rate, ETA, retries, 429s, blocked, failed, tokens 
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import contextlib
 import sys
@@ -17,7 +18,7 @@ from gateway.dispatch import TargetStats
 from gateway.pipeline import CriticStats
 
 
-class _Base:
+class _Base(abc.ABC):
     def __init__(self, interval_s: float) -> None:
         self._interval_s = interval_s
         self._task: asyncio.Task[None] | None = None
@@ -59,14 +60,15 @@ class _Base:
         left = max(0, s.planned - s.done)
         return left / rate if rate > 0 else None
 
-    def _open(self) -> None:
+    def _open(self) -> None:  # noqa: B027 - optional hook; log output needs no setup
         """Prepare the display."""
 
-    def _close(self) -> None:
+    def _close(self) -> None:  # noqa: B027 - optional hook; log output needs no teardown
         """Tear the display down."""
 
+    @abc.abstractmethod
     def _tick(self, *, final: bool) -> None:
-        raise NotImplementedError
+        """Show the current counters (``final``: the run has ended)."""
 
 
 class LogProgress(_Base):
