@@ -33,8 +33,8 @@ from adapters.outcomes import (
     end_signal,
     parse_body,
 )
-from gateway.redaction import Redactor
-from gateway.types import AttemptResult, ChatRequest, Outcome, Usage
+from core.redaction import Redactor
+from core.types import AttemptResult, ChatRequest, Outcome, Usage
 
 litellm.suppress_debug_info = True  # litellm prints "Give Feedback" banners to stdout otherwise
 

@@ -30,8 +30,8 @@ from adapters.outcomes import (
     end_signal,
     parse_body,
 )
-from gateway.redaction import Redactor
-from gateway.types import AttemptResult, ChatRequest, Outcome, Usage
+from core.redaction import Redactor
+from core.types import AttemptResult, ChatRequest, Outcome, Usage
 
 DEFAULT_BASES: Mapping[str, str] = {
     "openai": "https://api.openai.com/v1",

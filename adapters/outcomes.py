@@ -34,8 +34,8 @@ from typing import Any
 import httpx
 import orjson
 
-from gateway.redaction import Redactor
-from gateway.types import AttemptResult, Outcome, Usage
+from core.redaction import Redactor
+from core.types import AttemptResult, Outcome, Usage
 
 MAX_RETRY_AFTER_S = 600.0
 """Longest back-off taken from a vendor header or body; longer requests are capped to this."""

@@ -20,8 +20,9 @@ from attacks.template_data import (
     has_cjk,
     load_templates,
 )
-from gateway.protocols import Attack, GenerationError, TextGenerator
-from gateway.types import Case, CaseKind, stable_hash
+from core.errors import GenerationError
+from core.protocols import Attack, TextGenerator
+from core.types import Case, CaseKind, stable_hash
 
 GENERATOR_NONE = "none"
 GENERATOR_FALLBACK = "none (template fallback)"

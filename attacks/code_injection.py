@@ -18,8 +18,8 @@ from types import MappingProxyType
 from attacks.base import RecoveryKind, Rendered, TemplateAttack
 from attacks.errors import AttackError
 from attacks.template_data import SlotRule
-from gateway.protocols import TextGenerator
-from gateway.types import Case
+from core.protocols import TextGenerator
+from core.types import Case
 
 _VARIABLES = "abcdefgh"
 MAX_FRAGMENTS = 4

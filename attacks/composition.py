@@ -18,8 +18,8 @@ from attacks.base import (
     check_applicable,
 )
 from attacks.errors import AttackError
-from gateway.protocols import Attack, TextGenerator
-from gateway.types import Case, CaseKind
+from core.protocols import Attack, TextGenerator
+from core.types import Case, CaseKind
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 # Per-step keys that the composed case states once for the whole chain.

@@ -12,8 +12,8 @@ from dataclasses import replace
 
 from attacks.base import GeneratorAttack, Rendered
 from attacks.template_data import SlotRule
-from gateway.protocols import TextGenerator
-from gateway.types import Case
+from core.protocols import TextGenerator
+from core.types import Case
 
 
 class CompositionalInstructions(GeneratorAttack):

@@ -19,8 +19,8 @@ from urllib.parse import quote, unquote
 from attacks.base import RecoveryKind, Rendered, TemplateAttack
 from attacks.errors import AttackError
 from attacks.template_data import AttackTemplates, SlotRule
-from gateway.protocols import TextGenerator
-from gateway.types import Case
+from core.protocols import TextGenerator
+from core.types import Case
 
 _CJK_FIRST, _CJK_LAST = 0x4E00, 0x9FFF
 _CJK_SIZE = _CJK_LAST - _CJK_FIRST + 1

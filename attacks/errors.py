@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from core.errors import InputError, UnknownPluginError
 
-class AttackError(ValueError):
+
+class AttackError(InputError):
     """An attack cannot be applied as asked (unsupported language, empty prompt, bad output)."""
 
 
-class UnknownAttackError(AttackError):
+class UnknownAttackError(AttackError, UnknownPluginError):
     """No attack is registered under the requested name."""
 
 

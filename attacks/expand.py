@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from attacks.base import PROVENANCE_KEYS, TemplateFallback
 from attacks.errors import AttackError, GeneratorRequiredError, UnknownAttackError
 from attacks.registry import AttackRegistry, default_registry
-from gateway.protocols import Attack, GenerationError, TextGenerator
-from gateway.types import Case, CaseKind
+from core.errors import GenerationError
+from core.protocols import Attack, TextGenerator
+from core.types import Case, CaseKind
 
 
 def resolve_attacks(

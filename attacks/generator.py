@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from gateway.protocols import GenerationError, TargetAdapter
-from gateway.types import ChatRequest, Decoding, Outcome
+from core.errors import GenerationError
+from core.protocols import TargetAdapter
+from core.types import ChatRequest, Decoding, Outcome
 
 DEFAULT_GENERATOR_DECODING = Decoding(temperature=0.7, max_tokens=1024)
 

@@ -15,8 +15,9 @@ from dataclasses import replace
 
 from attacks.base import GeneratorAttack, Rendered
 from attacks.template_data import LanguageTemplates, SlotRule, Template
-from gateway.protocols import GenerationError, TextGenerator
-from gateway.types import Case
+from core.errors import GenerationError
+from core.protocols import TextGenerator
+from core.types import Case
 
 DEFAULT_EXAMPLES = 3
 # English labels are always accepted too: generators often keep them whatever the language.

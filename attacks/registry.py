@@ -24,7 +24,7 @@ from attacks.errors import PluginLoadError, UnknownAttackError
 from attacks.in_context import InContextAttack
 from attacks.induction import PositiveInduction, ReverseInduction
 from attacks.templated import ChainOfUtterances, DeepInception, GoalHijacking, InstructionJailbreak
-from gateway.protocols import Attack
+from core.protocols import Attack
 
 ENTRY_POINT_GROUP = "seval.attacks"
 # The ten S-Eval attacks, in the order of the released attack files.

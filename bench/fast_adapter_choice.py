@@ -23,8 +23,8 @@ import httpx
 from gateway_common import bare_loop, httpx_chat, litellm_chat
 
 from adapters.openai_adapter import ClientPool, OpenAIAdapter
-from adapters.simulated_vendor import SimulatedVendorProcess
-from gateway.types import ChatRequest, Outcome
+from core.types import ChatRequest, Outcome
+from simulator import SimulatedVendorProcess
 
 
 async def main() -> None:

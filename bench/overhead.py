@@ -38,7 +38,7 @@ async def main() -> None:
     import httpx
     import litellm
 
-    from adapters.simulated_vendor import SimulatedVendorProcess
+    from simulator import SimulatedVendorProcess
 
     litellm.suppress_debug_info = True
     prompts = [f"Bare prompt number {i}: describe the weather in one line." for i in range(items)]

@@ -23,8 +23,8 @@ from pathlib import Path
 
 from gateway_common import run_config, write_suite
 
-from gateway.protocols import TargetAdapter
-from gateway.types import AttemptResult, ChatRequest
+from core.protocols import TargetAdapter
+from core.types import AttemptResult, ChatRequest
 
 
 class Stamped:
@@ -62,12 +62,12 @@ async def main() -> None:
     seconds: float = args.seconds
     rpm: float = args.rpm
 
-    from adapters.simulated_vendor import SimulatedVendorProcess
+    from core.redaction import Redactor
     from db.store import Store
     from gateway.config import RunConfig
     from gateway.pipeline import Wiring, execute
-    from gateway.redaction import Redactor
     from gateway.sdk import build_adapter
+    from simulator import SimulatedVendorProcess
 
     items = int(rpm * seconds / 60.0 * 1.5) + 100
     with tempfile.TemporaryDirectory() as tmpdir:

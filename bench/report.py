@@ -34,9 +34,9 @@ from typing import Any
 from sqlalchemy import insert
 from sqlmodel import SQLModel
 
+from core.taxonomy import load_taxonomy
 from db.store import Store
 from db.tables import RunTargetRow
-from gateway.taxonomy import load_taxonomy
 
 RUN_ID = "bench-report-run"
 ANSWER = (

@@ -68,7 +68,7 @@ async def main() -> None:
     # Random moments, as points of progress (so every kill lands while the run is sending).
     marks = sorted(rng.uniform(0.03, 0.95) * items for _ in range(args.kills))
 
-    from adapters.simulated_vendor import SimulatedVendorProcess
+    from simulator import SimulatedVendorProcess
 
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import psutil
 
+from core.types import Outcome, ResponseRecord, stable_hash
 from db.store import Store
 from db.tables import RunTargetRow
 from db.writer import BatchWriter
-from gateway.types import Outcome, ResponseRecord, stable_hash
 
 RUN_ID = "bench-store-write"
 ANSWER = "I can't help with that request, but here is some general safety information instead. " * 6

@@ -27,7 +27,7 @@ async def main() -> None:
     args = parser.parse_args()
     items: int = args.items
 
-    from adapters.simulated_vendor import SimulatedVendorProcess
+    from simulator import SimulatedVendorProcess
 
     rate: dict[str, float] = {}
     cpu: dict[str, float] = {}

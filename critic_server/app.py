@@ -19,11 +19,11 @@ from fastapi import Depends, FastAPI, HTTPException, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import ValidationError
 
+from core.critic_wire import CriticInfo, CritiqueItemIn, CritiqueRequest, CritiqueResponse
+from core.redaction import Redactor
 from critic_server.backends.base import Backend, Judgement
 from critic_server.batching import MicroBatcher
 from critic_server.config import ServerConfig
-from critic_server.schemas import CriticInfo, CritiqueItemIn, CritiqueRequest, CritiqueResponse
-from gateway.redaction import Redactor
 
 API_VERSION = "1"
 

@@ -16,10 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from core.errors import InputError
+
 LabelFormat = Literal["xstest", "jsonl"]
 
 
-class LabelFileError(ValueError):
+class LabelFileError(InputError):
     """A label file that cannot be read, with the file, line and field at fault."""
 
 

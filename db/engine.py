@@ -21,7 +21,8 @@ from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from gateway.redaction import Redactor
+from core.errors import InputError
+from core.redaction import Redactor
 
 DEFAULT_URL = "sqlite+aiosqlite:///seval.db"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -38,7 +39,7 @@ _DRIVERS = {
 _PASSWORD_IN_URL = re.compile(r"(://[^:/@]*:)[^@]*@")
 
 
-class UnsupportedDatabaseURL(ValueError):
+class UnsupportedDatabaseURL(InputError):
     """The URL names no database this store supports (or cannot be parsed)."""
 
 

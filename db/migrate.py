@@ -19,12 +19,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import SQLModel
 
 import db.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
+from core.errors import ServiceError
 from db.engine import SQLITE_BEGIN_OPTION
 
 SCRIPT_LOCATION = "db:migrations"
 
 
-class SchemaError(RuntimeError):
+class SchemaError(ServiceError):
     """The database holds tables this version cannot migrate safely."""
 
 

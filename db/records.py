@@ -1,4 +1,4 @@
-"""Conversion between ``gateway.types`` records and plain row dicts for the store's tables.
+"""Conversion between ``core.types`` records and plain row dicts for the store's tables.
 
 Hot paths (responses, verdicts) build dicts from a precomputed field list: no ORM objects, no
 ``dataclasses.asdict`` deep copies. Text that reaches the database is made storable here: NUL bytes
@@ -15,7 +15,7 @@ from datetime import datetime
 from operator import attrgetter
 from typing import Any
 
-from gateway.types import (
+from core.types import (
     Case,
     CaseKind,
     Outcome,

@@ -18,6 +18,16 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlmodel import SQLModel
 
+from core.errors import ServiceError
+from core.types import (
+    Case,
+    Outcome,
+    PendingCritique,
+    ResponseRecord,
+    SkippedRow,
+    Verdict,
+    VerdictStatus,
+)
 from db import migrate
 from db.engine import DEFAULT_URL, SQLITE_BEGIN_OPTION, create_engine, describe_error, redact_url
 from db.records import (
@@ -30,15 +40,6 @@ from db.records import (
     verdict_to_row,
 )
 from db.tables import RunRow, RunTargetRow, utcnow
-from gateway.types import (
-    Case,
-    Outcome,
-    PendingCritique,
-    ResponseRecord,
-    SkippedRow,
-    Verdict,
-    VerdictStatus,
-)
 
 _RUNS: Table = SQLModel.metadata.tables["runs"]
 _TARGETS: Table = SQLModel.metadata.tables["run_targets"]
@@ -60,7 +61,7 @@ _RESPONSE_KEY = ("run_id", "work_key")
 _TARGET_FIELDS = ("target", "model", "adapter", "limit_key", "planned", "status", "status_detail")
 
 
-class StoreError(RuntimeError):
+class StoreError(ServiceError):
     """The store could not be opened, or a reference it was given is ambiguous."""
 
 

@@ -16,10 +16,11 @@ from collections.abc import Sequence
 from types import TracebackType
 from typing import Protocol
 
-from gateway.types import ResponseRecord, Verdict
+from core.errors import ServiceError
+from core.types import ResponseRecord, Verdict
 
 
-class WriterError(RuntimeError):
+class WriterError(ServiceError):
     """A batch could not be written; the original database error is the ``__cause__``."""
 
 

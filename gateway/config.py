@@ -29,8 +29,9 @@ from pydantic import (
 )
 
 from adapters.openai_adapter import DEFAULT_BASES
-from gateway.redaction import Redactor
-from gateway.types import CaseKind, Decoding, stable_hash
+from core.errors import ConfigError
+from core.redaction import Redactor
+from core.types import CaseKind, Decoding, stable_hash
 
 DEFAULT_DB_URL = "sqlite+aiosqlite:///seval.db"
 SAMPLE_SUITE = "sample"
@@ -436,10 +437,6 @@ class RunConfig(_Frozen):
         if self.critic.token_env:
             names.append(self.critic.token_env)
         return names
-
-
-class ConfigError(ValueError):
-    """A run config could not be loaded; the message names the file, the field and the line."""
 
 
 def load_run_config(path: str | Path, **overrides: Any) -> RunConfig:

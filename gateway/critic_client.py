@@ -16,12 +16,13 @@ import httpx
 from pydantic import ValidationError
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
-from critic_server.schemas import CriticInfo, CritiqueResponse, CritiqueResult
-from gateway.redaction import Redactor
-from gateway.types import CritiqueItem, Label, Verdict, VerdictStatus
+from core.critic_wire import CriticInfo, CritiqueResponse, CritiqueResult
+from core.errors import ServiceError
+from core.redaction import Redactor
+from core.types import CritiqueItem, Label, Verdict, VerdictStatus
 
 
-class CriticUnavailable(RuntimeError):
+class CriticUnavailable(ServiceError):
     """The critic server could not be reached or answered with an error, after retries."""
 
 

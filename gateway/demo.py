@@ -65,8 +65,8 @@ async def run_demo(
     out_dir: Path, *, db_url: str | None = None, progress: ProgressSink | bool = True
 ) -> DemoResult:
     """Run the demo; the report goes to ``out_dir`` (with the SQLite file unless ``db_url`` is given)."""
-    from adapters.simulated_vendor import SimulatedVendorProcess
     from gateway.sdk import run
+    from simulator import SimulatedVendorProcess
 
     out_dir = await asyncio.to_thread(out_dir.absolute)
     await asyncio.to_thread(out_dir.mkdir, parents=True, exist_ok=True)

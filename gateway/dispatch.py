@@ -16,12 +16,9 @@ import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
-from gateway.config import RunConfig, TargetConfig
-from gateway.limits import Limiter, estimate_tokens
-from gateway.planner import TargetPlan
-from gateway.protocols import TargetAdapter
-from gateway.retry import RetryCounters, RetryPolicy
-from gateway.types import (
+from core.protocols import TargetAdapter
+from core.tokens import request_tokens, text_tokens
+from core.types import (
     AttemptResult,
     Case,
     ChatRequest,
@@ -33,6 +30,10 @@ from gateway.types import (
     WorkItem,
     stable_hash,
 )
+from gateway.config import RunConfig, TargetConfig
+from gateway.limits import Limiter
+from gateway.planner import TargetPlan
+from gateway.retry import RetryCounters, RetryPolicy
 
 ITEM_QUEUE_PER_WORKER = 2
 
@@ -266,7 +267,7 @@ class TargetRunner:
             timeout_s=req.timeout_s,
             idle_timeout_s=req.idle_timeout_s,
         )
-        estimate = estimate_tokens(case.text, item.decoding.max_tokens)
+        estimate = request_tokens(case.text, item.decoding.max_tokens)
         limiter, adapter, budget, stats = self._limiter, self._adapter, self._budget, self.stats
 
         async def attempt() -> AttemptResult:
@@ -294,7 +295,7 @@ class TargetRunner:
             prompt_tokens = completion_tokens = 0
         else:
             # The vendor answered but reported no usage: estimate, so spend and budget stay honest.
-            prompt_tokens, completion_tokens = len(case.text) // 3 + 1, len(result.text) // 3
+            prompt_tokens, completion_tokens = text_tokens(case.text), text_tokens(result.text)
         cost = self._price.cost(prompt_tokens, completion_tokens)
         budget.spent_usd += cost
         rec = self._record(

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from core.tokens import text_tokens
+from core.types import Case, CaseKind
 from gateway.config import RunConfig
 from gateway.dispatch import price_for
 from gateway.planner import TargetPlan, suite_cases
-from gateway.types import Case, CaseKind
 
 ASSUMED_COMPLETION = 256
 """Completion tokens assumed per call when the decoding sets no ``max_tokens``."""
@@ -52,10 +53,6 @@ class RunEstimate:
         return None if any(c is None for c in costs) else sum(c for c in costs if c is not None)
 
 
-def _prompt_tokens(text: str) -> int:
-    return len(text) // 3 + 1
-
-
 async def estimate(config: RunConfig, *, done: dict[str, set[str]] | None = None) -> RunEstimate:
     """The run's expected calls, tokens and cost; ``done`` holds keys already stored per target."""
     from attacks.expand import make_expander
@@ -83,7 +80,7 @@ async def estimate(config: RunConfig, *, done: dict[str, set[str]] | None = None
             skip = done.get(plan.name, set())
             for item in plan.items(cases, skip):
                 calls[plan.name] += 1
-                prompt[plan.name] += _prompt_tokens(item.case.text)
+                prompt[plan.name] += text_tokens(item.case.text)
                 completion[plan.name] += item.decoding.max_tokens or ASSUMED_COMPLETION
     targets = []
     for t in config.targets:

@@ -169,16 +169,6 @@ def _bucket(per_minute: float, burst_s: float, now: float, *, initial: float | N
     return TokenBucket(rate, capacity, now=now, initial=capacity if initial is None else initial)
 
 
-def estimate_tokens(prompt: str, max_tokens: int | None, *, default_completion: int = 512) -> int:
-    """A cheap upper-leaning token estimate for a request, charged before the call.
-
-    About one token per three characters of prompt (close for English, low for Chinese, where a
-    character is often a token, hence the generous completion term), plus the completion cap,
-    which vendors such as Azure count against the limit up front.
-    """
-    return len(prompt) // 3 + 1 + (max_tokens if max_tokens is not None else default_completion)
-
-
 def build_limiters(
     keyed: Iterable[tuple[str, Limits]], *, clock: Clock = time.monotonic, sleep: Sleep = asyncio.sleep
 ) -> dict[str, Limiter]:

@@ -18,7 +18,7 @@ from typing import Any, TextIO
 import structlog
 from structlog.typing import EventDict, Processor, WrappedLogger
 
-from gateway.redaction import Redactor
+from core.redaction import Redactor
 
 _CHATTY_LIBRARIES = ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy", "alembic", "httpx", "httpcore", "aiohttp")
 

@@ -25,6 +25,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from core.protocols import Critic, TargetAdapter
+from core.redaction import Redactor
+from core.types import AttemptResult, Case, CaseKind, CritiqueItem, SkippedRow, Verdict, VerdictStatus
 from db.store import Store
 from db.tables import ResponseRow, RunTargetRow
 from db.writer import BatchWriter
@@ -40,10 +43,7 @@ from gateway.planner import (
     planned_counts,
 )
 from gateway.planner import suite_cases as plan_suite_cases
-from gateway.protocols import Critic, TargetAdapter
-from gateway.redaction import Redactor
 from gateway.retry import RetryPolicy
-from gateway.types import AttemptResult, Case, CaseKind, CritiqueItem, SkippedRow, Verdict, VerdictStatus
 
 CASE_QUEUE_BATCHES = 4
 """Case batches a target may have waiting: how far a fast target runs ahead of a slow one."""

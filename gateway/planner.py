@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from core.protocols import Attack, TextGenerator
+from core.types import Case, CaseKind, Decoding, SkippedRow, WorkItem
 from gateway.config import RunConfig, TargetConfig
-from gateway.protocols import Attack, TextGenerator
-from gateway.types import Case, CaseKind, Decoding, SkippedRow, WorkItem
 
 CASE_BATCH = 256
 """Cases handed to the targets at a time (and saved to the store in one statement)."""
@@ -45,8 +45,8 @@ def suite_cases(config: RunConfig, *, on_skip: Callable[[SkippedRow], None]) -> 
     rows when ``attack`` is among the kinds. Raises ``SuiteError``/``TaxonomyError`` up front for
     missing files or a bad taxonomy extension.
     """
+    from core.taxonomy import load_taxonomy
     from gateway.suites import ColumnMapping, iter_cases
-    from gateway.taxonomy import load_taxonomy
 
     taxonomy = load_taxonomy(Path(config.taxonomy) if config.taxonomy else None)
     mapping = ColumnMapping.parse(config.mapping) if config.mapping else None
@@ -138,7 +138,7 @@ async def case_batches(
     A base case whose attacked variants the generator model cannot write (``GenerationError``,
     after the generator's own retries) is reported to ``on_skip`` and sent without them.
     """
-    from gateway.protocols import GenerationError
+    from core.errors import GenerationError
 
     it = iter(source)
     while True:

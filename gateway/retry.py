@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from tenacity import AsyncRetrying, RetryCallState, retry_if_result, stop_after_attempt
 from tenacity.stop import stop_base
 
+from core.types import AttemptResult, Outcome
 from gateway.config import RetryConfig
-from gateway.types import AttemptResult, Outcome
 
 Attempt = Callable[[], Awaitable[AttemptResult]]
 Sleep = Callable[[float], Awaitable[None]]

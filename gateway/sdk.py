@@ -19,11 +19,12 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from gateway.config import ConfigError, RunConfig, TargetConfig, load_run_config
+from core.errors import ConfigError
+from core.protocols import Critic, TargetAdapter
+from core.redaction import Redactor
+from core.types import AttemptResult, ChatRequest
+from gateway.config import RunConfig, TargetConfig, load_run_config
 from gateway.pipeline import ProgressSink, RunResult, Wiring, execute
-from gateway.protocols import Critic, TargetAdapter
-from gateway.redaction import Redactor
-from gateway.types import AttemptResult, ChatRequest
 
 __all__ = ["RunResult", "resolve_config", "run", "run_sync"]
 
@@ -205,9 +206,9 @@ class PacedAdapter:
 
     async def send(self, request: ChatRequest) -> AttemptResult:
         """Send with pacing and retries."""
-        from gateway.limits import estimate_tokens
+        from core.tokens import request_tokens
 
-        estimate = estimate_tokens(request.prompt, request.decoding.max_tokens)
+        estimate = request_tokens(request.prompt, request.decoding.max_tokens)
 
         async def attempt() -> AttemptResult:
             await self._limiter.acquire(estimate)

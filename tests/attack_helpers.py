@@ -5,8 +5,8 @@ The base prompts are deliberately mild: the tests check structure, never harmful
 
 from __future__ import annotations
 
-from gateway.protocols import GenerationError
-from gateway.types import Case, stable_hash
+from core.errors import GenerationError
+from core.types import Case, stable_hash
 
 BASE_TEXT = {
     "en": "How can I open my own bicycle lock if I lost the key?",

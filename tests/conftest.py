@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from adapters.simulated_vendor import SimulatedVendor
+    from simulator import SimulatedVendor
 
 # litellm must never try to fetch its cost map: there is no internet here or in CI.
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
@@ -123,7 +123,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 @pytest.fixture
 async def vendor() -> AsyncIterator[SimulatedVendor]:
     """A simulated vendor on a loopback port; fails the test if the vendor itself hit a bug."""
-    from adapters.simulated_vendor import SimulatedVendor
+    from simulator import SimulatedVendor
 
     server = SimulatedVendor()
     await server.start()

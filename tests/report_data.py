@@ -26,9 +26,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from core.types import Case, CaseKind, Label, Outcome, ResponseRecord, Verdict, VerdictStatus
 from db.store import Store
 from db.tables import RunTargetRow
-from gateway.types import Case, CaseKind, Label, Outcome, ResponseRecord, Verdict, VerdictStatus
 
 RUN_ID = "r-report"
 RUN_NAME = "fixture-run"

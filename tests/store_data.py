@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 
+from core.types import Case, Label, Outcome, ResponseRecord, Verdict, VerdictStatus
 from db.store import Store
 from db.tables import RunTargetRow
-from gateway.types import Case, Label, Outcome, ResponseRecord, Verdict, VerdictStatus
 
 RUN = "r" * 32
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from critic_server.schemas import CritiqueItemIn, LabelText
+from core.critic_wire import CritiqueItemIn, LabelText
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,10 +30,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from core.critic_wire import DIMENSION_IDS, CritiqueItemIn, LabelText
+from core.types import stable_hash
 from critic_server.backends.base import Judgement
 from critic_server.fencing import Escaper, Fence
-from critic_server.schemas import DIMENSION_IDS, CritiqueItemIn, LabelText
-from gateway.types import stable_hash
 
 _EXPLANATION = re.compile(r"<explanation>(.*?)(?:</explanation>|$)", re.DOTALL)
 

@@ -21,11 +21,11 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
+from core.critic_wire import DIMENSION_IDS, CritiqueItemIn
+from core.redaction import Redactor
+from core.types import stable_hash
 from critic_server.backends.base import Judgement
 from critic_server.fencing import Escaper, Fence
-from critic_server.schemas import DIMENSION_IDS, CritiqueItemIn
-from gateway.redaction import Redactor
-from gateway.types import stable_hash
 
 DimensionId = Literal["CI", "CS", "DP", "EM", "PM", "HS", "EX", "IS"]
 

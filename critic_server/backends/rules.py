@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from core.critic_wire import CritiqueItemIn, LabelText
 from critic_server.backends.base import Judgement
 from critic_server.backends.rules_gate import LiteralGate, lower_pattern, search_near
 from critic_server.backends.rules_lexicon import (
@@ -45,7 +46,6 @@ from critic_server.backends.rules_lexicon import (
     Concept,
     Cue,
 )
-from critic_server.schemas import CritiqueItemIn, LabelText
 
 RULES_VERSION = "1.0.0"
 TAG_MIN = 0.35

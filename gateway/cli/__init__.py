@@ -39,8 +39,8 @@ def _configure(
     """S-Eval gateway: safety-test hosted LLMs with the S-Eval benchmark."""
     import os
 
+    from core.redaction import Redactor
     from gateway.logsetup import configure_logging
-    from gateway.redaction import Redactor
 
     # litellm installs its own stdout handler at import; keep it to errors (ours redacts and
     # renders everything else on stderr). Read by litellm when it is first imported.

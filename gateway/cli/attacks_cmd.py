@@ -18,7 +18,7 @@ import typer
 if TYPE_CHECKING:
     from attacks.expand import Expander
     from attacks.generator import AdapterGenerator
-    from gateway.types import Case
+    from core.types import Case
 
 attacks_app = typer.Typer(help="List the attack library and apply attacks to prompts (JSONL in, JSONL out).")
 
@@ -128,7 +128,7 @@ def _build_generator(model: str, base_url: str | None, key_env: str | None) -> A
     """The generator model behind the litellm adapter (imported only when asked for)."""
     from adapters.litellm_adapter import LiteLLMAdapter
     from attacks.generator import AdapterGenerator
-    from gateway.redaction import Redactor
+    from core.redaction import Redactor
 
     api_key = None
     if key_env:
@@ -146,7 +146,7 @@ def _build_generator(model: str, base_url: str | None, key_env: str | None) -> A
 
 def _parse_line(line: str, lang: str, name: str, lineno: int) -> Case:
     """The base case a JSONL input line describes; ``ValueError`` saying what is wrong."""
-    from gateway.types import Case, stable_hash
+    from core.types import Case, stable_hash
 
     try:
         row = json.loads(line)
@@ -184,7 +184,7 @@ async def _apply_all(
 ) -> tuple[int, int]:
     """Expand every line, writing results as they come; returns (written, skipped)."""
     from attacks.errors import AttackError
-    from gateway.protocols import GenerationError
+    from core.errors import GenerationError
 
     written = skipped = 0
     try:

@@ -202,8 +202,8 @@ def validate(
 
 
 async def _judge_rows(config: ServerConfig, rows: list[Any]) -> tuple[list[bool | None], str, str]:
+    from core.critic_wire import CritiqueItemIn
     from critic_server.app import load_backend
-    from critic_server.schemas import CritiqueItemIn
 
     backend = await load_backend(config)
     try:
@@ -307,11 +307,11 @@ async def _critique(
 ) -> tuple[int, int]:
     from contextlib import AsyncExitStack
 
+    from core.types import CritiqueItem, VerdictStatus
     from critic_server.embedded import running_critic
     from db.engine import DEFAULT_URL
     from db.store import Store, StoreError
     from gateway.critic_client import CriticClient, CriticUnavailable
-    from gateway.types import CritiqueItem, VerdictStatus
 
     try:
         store = await Store.open(db_url or DEFAULT_URL)

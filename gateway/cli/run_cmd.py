@@ -31,7 +31,8 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 
 
 def _load(config: Path, db: str | None) -> RunConfig:
-    from gateway.config import ConfigError, load_run_config
+    from core.errors import ConfigError
+    from gateway.config import load_run_config
 
     try:
         return load_run_config(config, db_url=db)
@@ -66,7 +67,7 @@ def run(
         except ValueError as exc:
             raise _fail(str(exc)) from None
         return
-    from gateway.config import ConfigError
+    from core.errors import ConfigError
     from gateway.sdk import run as sdk_run
 
     try:
@@ -84,7 +85,7 @@ def run(
     except asyncio.CancelledError:
         raise _fail("cancelled (second interrupt); run again to resume", 130) from None
     except Exception as exc:
-        from gateway.redaction import Redactor
+        from core.redaction import Redactor
 
         redactor = Redactor.from_env(cfg.key_env_names())
         raise _fail(f"run failed: {redactor.redact_exception(exc)}", 1) from None

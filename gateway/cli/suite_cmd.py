@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 if TYPE_CHECKING:
+    from core.taxonomy import Taxonomy
     from gateway.suites import SuiteSummary
-    from gateway.taxonomy import Taxonomy
 
 suite_app = typer.Typer(
     help="Inspect benchmark suites (S-Eval release files, generic JSONL/CSV, the sample)."
@@ -45,8 +45,9 @@ def inspect(
     ] = None,
 ) -> None:
     """Count a suite's cases by language, dimension, kind and attack, and list the rows skipped."""
+    from core.errors import TaxonomyError
+    from core.taxonomy import load_taxonomy
     from gateway.suites import ColumnMapping, SuiteError, summarize
-    from gateway.taxonomy import TaxonomyError, load_taxonomy
 
     try:
         taxonomy = load_taxonomy(taxonomy_file)

@@ -18,10 +18,10 @@ from typing import Any, Literal
 from sqlalchemy import Select, and_, case, func, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from core.types import CaseKind
 from gateway.reports.metrics import RESPONSES, Judgement, choose_critic, list_critics, unsafe_flag
 from gateway.reports.model import CriticInfo, RunInfo
 from gateway.reports.stats import PairedDifference, Rate, holm_adjust, paired_difference
-from gateway.types import CaseKind
 
 Factor = Literal["target", "run", "decoding", "critic"]
 

@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from importlib import resources
 
+from core.types import CaseKind
 from gateway.reports import svg
 from gateway.reports.compare import Arm, Comparison, arm_namer
 from gateway.reports.model import Axis, Counts, Group, RunResults
 from gateway.reports.stats import Rate
 from gateway.reports.svg import esc, pct
-from gateway.types import CaseKind
 
 _CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'"
 _LANG_NAMES = {"en": "English", "zh": "Chinese"}

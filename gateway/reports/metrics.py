@@ -28,6 +28,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlmodel import SQLModel
 
 import db.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
+from core.errors import InputError
+from core.types import CaseKind, Label, Outcome, VerdictStatus
 from gateway.reports.model import (
     AdaptiveCell,
     AdaptiveCounts,
@@ -39,7 +41,6 @@ from gateway.reports.model import (
     TargetInfo,
     TargetSummary,
 )
-from gateway.types import CaseKind, Label, Outcome, VerdictStatus
 
 
 @asynccontextmanager
@@ -57,7 +58,7 @@ async def reading(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
         yield conn
 
 
-class ReportError(ValueError):
+class ReportError(InputError):
     """A report cannot be built as asked (unknown run or critic); the message says what exists."""
 
 

@@ -23,13 +23,13 @@ import anyio
 from sqlalchemy import Select, case, literal, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from core.taxonomy import load_taxonomy
 from db.store import Store
 from gateway.reports import html
 from gateway.reports.api import open_store, resolve_run
 from gateway.reports.compare import Comparison, compare
 from gateway.reports.metrics import CASES, RESPONSES, Judgement, compute, reading, unsafe_flag
 from gateway.reports.model import CriticInfo, RunResults, counts_dict, sum_counts, summary_record
-from gateway.taxonomy import load_taxonomy
 
 REPORT_HTML = "report.html"
 RESULTS_CSV = "results.csv"

@@ -11,6 +11,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from core.taxonomy import Taxonomy, TaxonomyNode
+from core.types import Case, CaseKind, SkippedRow, stable_hash
 from gateway.suites.mapping import ColumnMapping
 from gateway.suites.rows import (
     RowError,
@@ -23,8 +25,6 @@ from gateway.suites.rows import (
     preview,
 )
 from gateway.suites.sources import SuiteError, SuiteFile, iter_lines
-from gateway.taxonomy import Taxonomy, TaxonomyNode
-from gateway.types import Case, CaseKind, SkippedRow, stable_hash
 
 Record = dict[str, Any]
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from core.taxonomy import Taxonomy
+from core.types import Case
 from gateway.suites.generic import iter_generic
 from gateway.suites.mapping import ColumnMapping
 from gateway.suites.rows import SkipHandler
 from gateway.suites.seval import is_release_file, iter_seval
 from gateway.suites.sources import SAMPLE, SuiteError, SuiteFile, resolve_paths
-from gateway.taxonomy import Taxonomy
-from gateway.types import Case
 
 SAMPLE_MAPPING = ColumnMapping(text="text", id="id", lang="lang", risk="risk", twin="twin")
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 
-from gateway.types import SkippedRow
+from core.types import SkippedRow
 
 SkipHandler = Callable[[SkippedRow], None]
 

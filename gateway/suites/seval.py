@@ -25,6 +25,8 @@ from pathlib import Path
 import orjson
 
 from attacks.registry import SEVAL_ATTACKS
+from core.taxonomy import Taxonomy
+from core.types import Case, CaseKind, SkippedRow
 from gateway.suites.rows import (
     RowError,
     SeenIds,
@@ -35,8 +37,6 @@ from gateway.suites.rows import (
     preview,
 )
 from gateway.suites.sources import SuiteError, SuiteFile, iter_lines
-from gateway.taxonomy import Taxonomy
-from gateway.types import Case, CaseKind, SkippedRow
 
 _RELEASE_NAME = re.compile(r"^S-Eval_(base_risk|attack)_(en|zh)_(small|medium|large|full)\.jsonl$")
 _EXT_MODELS = {"base_risk": CaseKind.BASE, "attack": CaseKind.ATTACK}

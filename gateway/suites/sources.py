@@ -12,6 +12,8 @@ from importlib import resources
 from pathlib import Path, PurePosixPath
 from typing import IO, Literal
 
+from core.errors import InputError
+
 SAMPLE = "sample"
 SAMPLE_RESOURCE = "data/sample_suite.jsonl"
 
@@ -20,7 +22,7 @@ _BOM = b"\xef\xbb\xbf"
 _FORMATS: dict[str, Format] = {".jsonl": "jsonl", ".csv": "csv"}
 
 
-class SuiteError(ValueError):
+class SuiteError(InputError):
     """A suite file cannot be read at all (missing, unsupported type, broken archive, bad mapping).
 
     Problems with single rows are never raised: they are reported as skipped rows.

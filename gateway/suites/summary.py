@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from core.taxonomy import Taxonomy
+from core.types import CaseKind, SkippedRow
 from gateway.suites.loader import iter_cases
 from gateway.suites.mapping import ColumnMapping
 from gateway.suites.sources import resolve_paths
-from gateway.taxonomy import Taxonomy
-from gateway.types import CaseKind, SkippedRow
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,9 +7,9 @@ import pytest
 from adapters.keys import key_fingerprint, make_limit_key
 from adapters.litellm_adapter import LiteLLMAdapter
 from adapters.openai_adapter import ClientPool, OpenAIAdapter
-from adapters.simulated_vendor import SimulatedVendor
-from gateway.protocols import TargetAdapter
-from gateway.types import ChatRequest, Decoding, Outcome
+from core.protocols import TargetAdapter
+from core.types import ChatRequest, Decoding, Outcome
+from simulator import SimulatedVendor
 
 API_KEY = "sk-behaviour-0123456789abcdef"
 

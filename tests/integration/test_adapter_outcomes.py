@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from adapters.simulated_vendor import SimulatedVendor, scenarios
-from gateway.protocols import TargetAdapter
-from gateway.types import AttemptResult, ChatRequest, Decoding, Outcome
+from core.protocols import TargetAdapter
+from core.types import AttemptResult, ChatRequest, Decoding, Outcome
+from simulator import SimulatedVendor, scenarios
 
 API_KEY = "sk-simtest-0123456789abcdefghij"
 PROMPT = "Explain how rate limits work for an API."

@@ -12,10 +12,10 @@ import pytest
 from attack_helpers import BASE_TEXT, base_case
 
 from adapters.litellm_adapter import LiteLLMAdapter
-from adapters.simulated_vendor import FAULT_PREFIX, SimulatedVendor
 from attacks.expand import expand
 from attacks.generator import AdapterGenerator
-from gateway.protocols import GenerationError
+from core.errors import GenerationError
+from simulator import FAULT_PREFIX, SimulatedVendor
 
 API_KEY = "sk-test-attacks-generator-0123456789"
 # litellm's lazily imported modules trip a pydantic UserWarning (ReadOnly TypedDict items) on the

@@ -9,10 +9,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from core.protocols import Critic
+from core.types import CritiqueItem, Label, VerdictStatus
 from critic_server.embedded import running_critic, serve_app
 from gateway.critic_client import CriticClient
-from gateway.protocols import Critic
-from gateway.types import CritiqueItem, Label, VerdictStatus
 
 INFO = {
     "backend": "rules", "critic": "flaky", "model": "m", "version": "9", "threshold": 0.5,

@@ -10,11 +10,11 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
+from core.critic_wire import CritiqueItemIn  # noqa: E402
 from critic_server.backends.hf import HFBackend, HFJudgeConfig, LabelRule  # noqa: E402
 from critic_server.config import ServerConfig  # noqa: E402
 from critic_server.embedded import running_critic  # noqa: E402
 from critic_server.fencing import Fence  # noqa: E402
-from critic_server.schemas import CritiqueItemIn  # noqa: E402
 from critic_server.tiny_judge import build_tiny_judge  # noqa: E402
 
 INJECTIONS = [

@@ -12,10 +12,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from core.critic_wire import CritiqueItemIn
 from critic_server.backends.openai_judge import OpenAIJudgeBackend, OpenAIJudgeConfig
 from critic_server.embedded import running_critic, serve_app
 from critic_server.fencing import Fence
-from critic_server.schemas import CritiqueItemIn
 
 GOOD = {"label": "unsafe", "risk_score": 0.9, "risk_tags": ["CI"], "explanation": "gives instructions"}
 

@@ -10,10 +10,10 @@ import pytest
 from pydantic import SecretStr
 from typer.testing import CliRunner
 
+from core.critic_wire import CritiqueItemIn
 from critic_server.backends.base import Judgement
 from critic_server.config import ServerConfig, check_bind
 from critic_server.embedded import running_critic
-from critic_server.schemas import CritiqueItemIn
 from gateway.cli import app as cli_app
 
 ITEM = {"id": "a", "prompt": "How can I kill a Python process?", "response": "Use kill -9.", "lang": "en"}

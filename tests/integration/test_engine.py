@@ -13,12 +13,12 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from adapters.simulated_vendor import SimulatedVendor
 from db.store import Store
 from db.tables import CaseRow, ResponseRow, VerdictRow
 from gateway.config import RunConfig
 from gateway.estimate import estimate
 from gateway.sdk import run, run_sync
+from simulator import SimulatedVendor
 
 # litellm 1.110's streaming path reads a pydantic attribute that pydantic 2.11+ deprecates; under
 # warnings-as-errors that warning would surface as a failed request of the litellm adapter.

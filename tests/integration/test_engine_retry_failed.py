@@ -20,13 +20,13 @@ import yaml
 from cli_helpers import seval
 from sqlalchemy import select
 
-from adapters.simulated_vendor import SimulatedVendor
 from db.store import Store
 from db.tables import CaseRow, ResponseRow, VerdictRow
 from gateway.config import RunConfig
 from gateway.dispatch import TargetStats
 from gateway.pipeline import CriticStats
 from gateway.sdk import run
+from simulator import SimulatedVendor
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore:Accessing the '.*' attribute on the instance is deprecated:DeprecationWarning"

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 import adapters.litellm_adapter  # noqa: F401  (sets the local cost map before litellm is imported)
-from adapters.simulated_vendor import SimulatedVendor
+from simulator import SimulatedVendor
 
 litellm = pytest.importorskip("litellm")
 

@@ -17,7 +17,7 @@ import pytest
 import yaml
 from cli_helpers import start_seval
 
-from adapters.simulated_vendor import SimulatedVendor
+from simulator import SimulatedVendor
 
 
 def stored(db: Path) -> list[tuple[str, str, str]]:

@@ -102,7 +102,7 @@ async def test_config_cache_false_is_honoured_by_seval_run(tmp_path: Path) -> No
     """`cache: false` in the YAML stops reuse of earlier answers even without `--no-cache`."""
     import asyncio
 
-    from adapters.simulated_vendor import SimulatedVendor
+    from simulator import SimulatedVendor
 
     db_url = f"sqlite+aiosqlite:///{tmp_path / 'c.db'}"
     vendor = SimulatedVendor()

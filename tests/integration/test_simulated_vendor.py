@@ -12,9 +12,9 @@ import orjson
 import pytest
 
 from adapters.outcomes import parse_duration
-from adapters.simulated_vendor import SimulatedVendor, SimulatedVendorProcess, VendorConfig
-from adapters.simulated_vendor.__main__ import main as vendor_main
-from adapters.simulated_vendor.behaviour import decide, is_cjk_text
+from simulator import SimulatedVendor, SimulatedVendorProcess, VendorConfig
+from simulator.__main__ import main as vendor_main
+from simulator.behaviour import decide, is_cjk_text
 
 # Keyword-only prompts: they steer the simulated models without being harmful themselves.
 RISKY_EN = [f"{word} question number {i}" for i in range(12) for word in ("hack password", "malware", "drug")]

@@ -10,14 +10,14 @@ import pytest
 from sqlalchemy import select, text
 from store_data import RUN, make_case, make_response, make_verdict, started, target_row
 
-from db.store import Store, StoreError
-from gateway.types import (
+from core.types import (
     CaseKind,
     Label,
     Outcome,
     SkippedRow,
     VerdictStatus,
 )
+from db.store import Store, StoreError
 
 
 @pytest.fixture

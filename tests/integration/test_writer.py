@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import text
 from store_data import RUN, make_response, make_verdict, started
 
+from core.types import ResponseRecord, Verdict
 from db.store import Store
 from db.writer import BatchWriter, WriterError
-from gateway.types import ResponseRecord, Verdict
 
 
 @pytest.fixture

@@ -18,8 +18,9 @@ from attacks.in_context import InContextAttack
 from attacks.induction import PositiveInduction, ReverseInduction
 from attacks.registry import SEVAL_ATTACKS, AttackRegistry, builtin_attacks
 from attacks.templated import GoalHijacking, InstructionJailbreak
-from gateway.protocols import GenerationError, TargetAdapter, TextGenerator
-from gateway.types import AttemptResult, Case, ChatRequest, Outcome
+from core.errors import GenerationError
+from core.protocols import TargetAdapter, TextGenerator
+from core.types import AttemptResult, Case, ChatRequest, Outcome
 
 
 def test_unknown_repeated_and_unsupported_names_fail_up_front() -> None:

@@ -23,8 +23,8 @@ from attacks.base import (
 from attacks.errors import AttackError, GeneratorRequiredError
 from attacks.registry import SEVAL_ATTACKS, list_attacks
 from attacks.template_data import has_cjk
-from gateway.protocols import Attack, TextGenerator
-from gateway.types import CaseKind
+from core.protocols import Attack, TextGenerator
+from core.types import CaseKind
 
 ATTACKS = list_attacks()
 LANGS = ("en", "zh")

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway.config import ConfigError, RunConfig, TargetConfig, load_run_config
+from core.errors import ConfigError
+from gateway.config import RunConfig, TargetConfig, load_run_config
 
 GOOD = """\
 name: smoke

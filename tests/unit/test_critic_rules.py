@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from core.critic_wire import DIMENSION_IDS, CritiqueItemIn
+from core.taxonomy import load_taxonomy
 from critic_server.backends.rules import RuleEngine, RulesBackend
 from critic_server.backends.rules_gate import LiteralGate, lower_pattern, required_literals, search_near
 from critic_server.backends.rules_lexicon import COMPLIANCE_EN, CONCEPTS_EN, REFUSAL_EN
-from critic_server.schemas import DIMENSION_IDS, CritiqueItemIn
-from gateway.taxonomy import load_taxonomy
 
 ENGINE = RuleEngine()
 

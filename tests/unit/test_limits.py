@@ -7,8 +7,9 @@ import bisect
 
 import pytest
 
+from core.tokens import request_tokens
 from gateway.config import Limits
-from gateway.limits import PACING_HEADROOM, Limiter, TokenBucket, build_limiters, estimate_tokens
+from gateway.limits import PACING_HEADROOM, Limiter, TokenBucket, build_limiters
 
 
 class FakeClock:
@@ -187,5 +188,5 @@ def test_bucket_wait_and_estimate() -> None:
     b = TokenBucket(10.0, 5.0, now=0.0, initial=0.0)
     assert b.wait_time(1, 0.0) == pytest.approx(0.1)
     assert b.wait_time(50, 0.0) == pytest.approx(0.5)  # never more than one bucketful to wait for
-    assert estimate_tokens("x" * 300, 100) == 201
-    assert estimate_tokens("", None) == 513
+    assert request_tokens("x" * 300, 100) == 201
+    assert request_tokens("", None) == 513

@@ -11,8 +11,8 @@ from collections.abc import Iterator
 import pytest
 import structlog
 
+from core.redaction import REDACTED, Redactor
 from gateway.logsetup import configure_logging
-from gateway.redaction import REDACTED, Redactor
 
 # A configured key whose value has no vendor shape: only the exact-value layer can catch it.
 CONFIGURED_KEY = "plain-configured-secret-4711"

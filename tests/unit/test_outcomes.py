@@ -26,8 +26,8 @@ from adapters.outcomes import (
     retry_after,
     short_error,
 )
-from gateway.redaction import Redactor
-from gateway.types import Outcome
+from core.redaction import Redactor
+from core.types import Outcome
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Iterator
 
 import pytest
 
+from core.types import Case, CaseKind, WorkItem
 from db.store import Store
 from gateway.config import RunConfig
 from gateway.planner import (
@@ -20,7 +21,6 @@ from gateway.planner import (
     planned_counts,
     suite_cases,
 )
-from gateway.types import Case, CaseKind, WorkItem
 
 TARGETS = [
     {"name": "a", "model": "openai/x", "api_base": "http://127.0.0.1:1/v1"},

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.redaction import REDACTED, Redactor
+from core.redaction import REDACTED, Redactor
 
 
 @pytest.mark.parametrize(

@@ -7,11 +7,11 @@ from dataclasses import replace
 import pytest
 from report_data import RUN_ID, Item, fill, response, verdict, work_key
 
+from core.types import Case, CaseKind, Outcome
 from db.store import Store
 from db.tables import RunTargetRow
 from gateway.reports.api import resolve_run
 from gateway.reports.compare import Comparison, compare
-from gateway.types import Case, CaseKind, Outcome
 
 
 async def _compare(store: Store, *refs: str, **kw: object) -> list[Comparison]:

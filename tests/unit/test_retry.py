@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from core.types import AttemptResult, Outcome
 from gateway.config import RetryConfig
 from gateway.retry import RetryCounters, RetryPolicy, should_retry
-from gateway.types import AttemptResult, Outcome
 
 OK = AttemptResult(Outcome.COMPLETED, text="fine", finish_reason="stop")
 BUSY = AttemptResult(Outcome.FAILED_TRANSIENT, status_code=503, retryable=True)

@@ -11,9 +11,9 @@ from urllib.parse import quote
 
 import pytest
 
-from adapters.simulated_vendor.behaviour import PROFILES, Reply, decide
-from adapters.simulated_vendor.phrasing import MARKER
-from adapters.simulated_vendor.reading import read_prompt
+from simulator.behaviour import PROFILES, Reply, decide
+from simulator.phrasing import MARKER
+from simulator.reading import read_prompt
 
 QUESTION = "Where do people buy drugs, question 3?"
 
@@ -103,9 +103,9 @@ def test_a_cipher_hides_the_topic_and_wrapper_rules_do_not_set_it() -> None:
 
 def test_every_demo_attack_is_recognised_and_its_question_read() -> None:
     from attacks.expand import make_expander
+    from core.taxonomy import load_taxonomy
     from gateway.demo import demo_attacks
     from gateway.suites.loader import iter_cases
-    from gateway.taxonomy import load_taxonomy
 
     cases = list(iter_cases(["sample"], taxonomy=load_taxonomy(), on_skip=lambda *_: None))
     expander = make_expander(demo_attacks(), languages=("en", "zh"))

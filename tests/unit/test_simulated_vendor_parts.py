@@ -8,9 +8,9 @@ import sys
 import pytest
 
 from adapters.outcomes import parse_duration
-from adapters.simulated_vendor.behaviour import decide, estimate_tokens, is_cjk_text
-from adapters.simulated_vendor.ratelimit import RequestLimiter, format_reset
-from adapters.simulated_vendor.reading import read_prompt
+from simulator.behaviour import decide, estimate_tokens, is_cjk_text
+from simulator.ratelimit import RequestLimiter, format_reset
+from simulator.reading import read_prompt
 
 
 def test_decide_is_deterministic_and_honours_max_tokens() -> None:
@@ -76,7 +76,7 @@ def test_reset_durations_round_trip_through_the_parser(seconds: float) -> None:
 def test_light_modules_do_not_import_litellm() -> None:
     code = (
         "import sys, adapters, adapters.outcomes, adapters.openai_adapter, adapters.keys;"
-        "import adapters.simulated_vendor;"
+        "import simulator;"
         "bad = [m for m in ('litellm', 'torch', 'transformers') if m in sys.modules];"
         "print(bad); sys.exit(1 if bad else 0)"
     )

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from core.taxonomy import load_taxonomy
+from core.types import SkippedRow
 from gateway.cli import app
 from gateway.suites import SkipReason, iter_cases
-from gateway.taxonomy import load_taxonomy
-from gateway.types import SkippedRow
 
 ROWS = 10_000
 PER_WAY = ROWS // 100  # 1% of the file broken in each way

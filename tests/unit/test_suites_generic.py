@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from core.taxonomy import Taxonomy, load_taxonomy
+from core.types import Case, CaseKind, SkippedRow, stable_hash
 from gateway.suites import SAMPLE, ColumnMapping, SkipReason, SuiteError, iter_cases, summarize
-from gateway.taxonomy import Taxonomy, load_taxonomy
-from gateway.types import Case, CaseKind, SkippedRow, stable_hash
 
 
 @pytest.fixture(scope="module")

@@ -16,10 +16,10 @@ import pytest
 from typer.testing import CliRunner
 
 from attacks.registry import SEVAL_ATTACKS
+from core.taxonomy import Taxonomy, load_taxonomy
+from core.types import Case, CaseKind, SkippedRow
 from gateway.cli import app
 from gateway.suites import iter_cases
-from gateway.taxonomy import Taxonomy, load_taxonomy
-from gateway.types import Case, CaseKind, SkippedRow
 
 EXPECTED_ROWS = {
     **{f"S-Eval_base_risk_{lang}_small.jsonl.zip": 1_000 for lang in ("en", "zh")},

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway.taxonomy import TaxonomyError, TaxonomyNode, load_taxonomy
+from core.errors import TaxonomyError
+from core.taxonomy import TaxonomyNode, load_taxonomy
 
 SEVAL_RISK_TYPES = {
     "Crimes_and_Illegal_Activities": "CI",
@@ -174,7 +175,7 @@ def test_extension_file_in_json(tmp_path: Path) -> None:
         ({"id": "ZZ.thing", "name": "X"}, "unknown parent 'ZZ'"),
         (
             {"id": "CI.drug_crimes", "name": "Again"},
-            "duplicate id, already defined in gateway/data/taxonomy.yaml",
+            "duplicate id, already defined in core/data/taxonomy.yaml",
         ),
         ({"id": "CI.drug_crimes.synthesis"}, "missing name"),
         ({"id": "CI.drug_crimes.synthesis", "name": "  "}, "name must be a non-empty string"),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from adapters.simulated_vendor.reading import Reading
+from simulator.reading import Reading
 
 REFUSALS = {
     "en": (

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import unquote
 
-from adapters.simulated_vendor.topics import TOPICS, Topic
+from simulator.topics import TOPICS, Topic
 
 # Jailbreak shapes, each with how far it lowers a susceptible model's guard (0..1).
 BYPASS: dict[str, float] = {

@@ -25,13 +25,13 @@ from typing import Any
 
 import orjson
 
-from adapters.simulated_vendor import anthropic_wire, bedrock_wire, gemini_wire, openai_wire
-from adapters.simulated_vendor.behaviour import MODEL_NAMES, Reply, decide, digest, unit
-from adapters.simulated_vendor.config import VendorConfig
-from adapters.simulated_vendor.httpserver import HttpServer, Request, Responder
-from adapters.simulated_vendor.ratelimit import Decision, RequestLimiter
-from adapters.simulated_vendor.stats import Received, VendorStats
-from adapters.simulated_vendor.wire import Call, Fields, WireFormat, send_json
+from simulator import anthropic_wire, bedrock_wire, gemini_wire, openai_wire
+from simulator.behaviour import MODEL_NAMES, Reply, decide, digest, unit
+from simulator.config import VendorConfig
+from simulator.httpserver import HttpServer, Request, Responder
+from simulator.ratelimit import Decision, RequestLimiter
+from simulator.stats import Received, VendorStats
+from simulator.wire import Call, Fields, WireFormat, send_json
 
 FAULT_PREFIX = "sim-fault/"
 

@@ -9,9 +9,9 @@ from typing import Any, Protocol
 
 import orjson
 
-from adapters.simulated_vendor.behaviour import Reply
-from adapters.simulated_vendor.httpserver import Responder
-from adapters.simulated_vendor.ratelimit import Decision
+from simulator.behaviour import Reply
+from simulator.httpserver import Responder
+from simulator.ratelimit import Decision
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from adapters.simulated_vendor.httpserver import Responder
-from adapters.simulated_vendor.wire import (
+from simulator.httpserver import Responder
+from simulator.wire import (
     Call,
     Fields,
     Scenario,

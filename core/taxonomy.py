@@ -1,7 +1,7 @@
 """The S-Eval risk taxonomy as data: four levels (dimension > category > subcategory > sub-subcategory).
 
 The package ships S-Eval's two public levels (8 dimensions, 25 categories) in
-``gateway/data/taxonomy.yaml``. Users add subcategories, sub-subcategories and wholly new risks with
+``core/data/taxonomy.yaml``. Users add subcategories, sub-subcategories and wholly new risks with
 a file of their own (``--taxonomy FILE``, YAML or JSON) in the same format::
 
     risks:
@@ -33,21 +33,15 @@ from typing import Any
 
 import yaml
 
+from core.errors import TaxonomyError
+
 MAX_DEPTH = 4
 LEVEL_NAMES = ("dimension", "category", "subcategory", "sub-subcategory")
-BUILTIN_SOURCE = "gateway/data/taxonomy.yaml"
+BUILTIN_SOURCE = "core/data/taxonomy.yaml"
 
 _DIMENSION_ID = re.compile(r"^[A-Z][A-Z0-9_]{0,15}$")
 _KEY = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _ENTRY_FIELDS = frozenset({"id", "name", "name_zh", "description", "level", "risk_types"})
-
-
-class TaxonomyError(ValueError):
-    """A taxonomy file is unreadable or has invalid entries; ``problems`` lists every one found."""
-
-    def __init__(self, problems: list[str]) -> None:
-        self.problems = tuple(problems)
-        super().__init__("invalid taxonomy:\n  " + "\n  ".join(problems))
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,7 +170,7 @@ def load_taxonomy(extra: Path | None = None) -> Taxonomy:
 
     Raises ``TaxonomyError`` listing every problem, each naming the file and entry.
     """
-    builtin_text = resources.files("gateway").joinpath("data/taxonomy.yaml").read_text(encoding="utf-8")
+    builtin_text = resources.files("core").joinpath("data/taxonomy.yaml").read_text(encoding="utf-8")
     entries = _entries(BUILTIN_SOURCE, yaml.safe_load(builtin_text))
     if extra is not None:
         entries += _entries(str(extra), _read_file(extra))

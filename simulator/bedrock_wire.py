@@ -11,8 +11,8 @@ import struct
 import zlib
 from typing import Any
 
-from adapters.simulated_vendor.httpserver import Responder
-from adapters.simulated_vendor.wire import (
+from simulator.httpserver import Responder
+from simulator.wire import (
     Call,
     Fields,
     Scenario,

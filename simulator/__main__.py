@@ -1,4 +1,4 @@
-"""``python -m adapters.simulated_vendor [--port N] [--config JSON]``: serve until interrupted.
+"""``python -m simulator [--port N] [--config JSON]``: serve until interrupted.
 
 Prints one line ``SIMULATED_VENDOR_URL=http://127.0.0.1:PORT/v1`` once listening, so a parent
 process can read where it is. ``--config`` takes a ``VendorConfig`` as JSON.
@@ -12,8 +12,8 @@ import contextlib
 import signal
 import sys
 
-from adapters.simulated_vendor.config import VendorConfig
-from adapters.simulated_vendor.server import SimulatedVendor
+from simulator.config import VendorConfig
+from simulator.server import SimulatedVendor
 
 
 async def _serve(port: int, config: VendorConfig) -> None:
@@ -30,7 +30,7 @@ async def _serve(port: int, config: VendorConfig) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments and serve."""
-    parser = argparse.ArgumentParser(prog="python -m adapters.simulated_vendor", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m simulator", description=__doc__)
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: a free one)")
     parser.add_argument("--config", default="{}", help="VendorConfig as JSON")
     args = parser.parse_args(argv)

@@ -5,10 +5,10 @@ process, so that a benchmark's CPU figures are the client's alone). See ``server
 and how fault scenarios are selected.
 """
 
-from adapters.simulated_vendor.config import VendorConfig
-from adapters.simulated_vendor.process import SimulatedVendorProcess
-from adapters.simulated_vendor.server import FAULT_PREFIX, SimulatedVendor, scenarios
-from adapters.simulated_vendor.stats import Received, VendorStats
+from simulator.config import VendorConfig
+from simulator.process import SimulatedVendorProcess
+from simulator.server import FAULT_PREFIX, SimulatedVendor, scenarios
+from simulator.stats import Received, VendorStats
 
 __all__ = [
     "FAULT_PREFIX",

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from adapters.simulated_vendor.config import VendorConfig
+from simulator.config import VendorConfig
 
 _PREFIX = "SIMULATED_VENDOR_URL="
 
@@ -45,7 +45,7 @@ class SimulatedVendorProcess:
         self._proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "adapters.simulated_vendor",
+            "simulator",
             "--config",
             self.config.model_dump_json(),
             stdout=asyncio.subprocess.PIPE,

@@ -9,9 +9,9 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from adapters.simulated_vendor.httpserver import Responder
-from adapters.simulated_vendor.ratelimit import format_reset
-from adapters.simulated_vendor.wire import (
+from simulator.httpserver import Responder
+from simulator.ratelimit import format_reset
+from simulator.wire import (
     Call,
     Fields,
     Scenario,

@@ -24,8 +24,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from adapters.simulated_vendor import phrasing
-from adapters.simulated_vendor.reading import BYPASS, Reading, read_prompt
+from simulator import phrasing
+from simulator.reading import BYPASS, Reading, read_prompt
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
-from gateway.types import AttemptResult, Case, ChatRequest, CritiqueItem, Verdict
+from core.types import AttemptResult, Case, ChatRequest, CritiqueItem, Verdict
 
 
 @runtime_checkable
@@ -62,10 +62,6 @@ class TextGenerator(Protocol):
     async def generate(self, prompt: str, *, lang: str, seed: int) -> str:
         """Return the model's completion for ``prompt``; raises ``GenerationError`` on failure."""
         ...
-
-
-class GenerationError(RuntimeError):
-    """A generator model could not produce a usable rewrite."""
 
 
 @runtime_checkable
