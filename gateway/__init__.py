@@ -5,6 +5,7 @@ The SDK names are loaded lazily so that ``import gateway`` stays cheap (no litel
 - ``gateway.run(config)`` / ``gateway.run_sync(config)``: run or resume a sweep.
 - ``gateway.results(run)`` / ``gateway.results_sync(run)``: the run's aggregates as typed objects.
 - ``gateway.RunConfig``: the typed run description (the same structure as a run YAML file).
+- ``gateway.generate(...)`` / ``gateway.select(...)``: new prompts for taxonomy nodes; slices of suites.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ _LAZY = {
     "RunConfig": "gateway.config",
     "results": "gateway.reports.api",
     "results_sync": "gateway.reports.api",
+    "generate": "gateway.generation.api",
+    "select": "gateway.selection.api",
 }
 
 __all__ = sorted(_LAZY)

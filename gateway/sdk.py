@@ -138,9 +138,17 @@ async def _adapters(
 
 
 def build_adapter(
-    target: TargetConfig, key: str | None, redactor: Redactor, pool: Any = None
+    target: TargetConfig,
+    key: str | None,
+    redactor: Redactor,
+    pool: Any = None,
+    *,
+    extra_params: dict[str, Any] | None = None,
 ) -> TargetAdapter:
-    """The adapter the target chose (`openai`: the lean one, sharing ``pool``'s session per endpoint)."""
+    """The adapter the target chose (`openai`: the lean one, sharing ``pool``'s session per endpoint).
+
+    ``extra_params`` are body fields sent with every request (generation's ``response_format``).
+    """
     if target.adapter == "openai":
         from adapters.openai_adapter import OpenAIAdapter
 
@@ -152,6 +160,7 @@ def build_adapter(
             api_base=target.api_base,
             redactor=redactor,
             session=session,
+            extra_params=extra_params,
         )
     from adapters.litellm_adapter import LiteLLMAdapter
 
@@ -159,7 +168,11 @@ def build_adapter(
         # litellm's OpenAI client refuses to send without some key, even to a keyless local server.
         key = NO_KEY
     return LiteLLMAdapter(
-        model=target.litellm_model, api_key=key, api_base=target.api_base, redactor=redactor
+        model=target.litellm_model,
+        api_key=key,
+        api_base=target.api_base,
+        redactor=redactor,
+        extra_params=extra_params,
     )
 
 

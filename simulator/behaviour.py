@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from simulator import phrasing
+from simulator import generation, phrasing
 from simulator.reading import BYPASS, Reading, read_prompt
 
 
@@ -166,6 +166,9 @@ def decide(
     words: tuple[int, int],
 ) -> Reply:
     """The deterministic reply of ``model`` to ``prompt``."""
+    spec = generation.parse_spec(prompt)
+    if spec is not None:
+        return _generator_reply(spec, prompt, vendor_seed, request_seed)
     profile = PROFILES.get(model, _DEFAULT)
     reading = read_prompt(prompt)
     key = digest(vendor_seed, model, request_seed, prompt, size=32)
@@ -197,6 +200,24 @@ def decide(
         pieces=tuple(pieces),
         refused=refused,
         finish_reason=finish,
+        prompt_tokens=estimate_tokens(prompt),
+        lang=lang,
+    )
+
+
+def _generator_reply(
+    spec: generation.GenerationSpec, prompt: str, vendor_seed: int, request_seed: int | None
+) -> Reply:
+    """Any model asked to write test prompts answers as a generator model (see ``generation``)."""
+    batch = generation.plan_batch(spec, vendor_seed=vendor_seed, request_seed=request_seed)
+    lang = spec.lang if spec.lang in phrasing.REFUSALS else "en"
+    text = batch.text(lang, int.from_bytes(digest(vendor_seed, prompt, size=4), "big"))
+    # Pieces of about four tokens, so usage and streaming look like a real model's.
+    pieces = tuple(text[i : i + 16] for i in range(0, len(text), 16))
+    return Reply(
+        pieces=pieces,
+        refused=batch.batch_refused,
+        finish_reason="stop",
         prompt_tokens=estimate_tokens(prompt),
         lang=lang,
     )

@@ -34,6 +34,7 @@ from gateway.suites.rows import (
     SkipReason,
     detect_lang,
     load_json_object,
+    normalize_lang,
     preview,
 )
 from gateway.suites.sources import SuiteError, SuiteFile, iter_lines
@@ -102,7 +103,10 @@ def _parse_row(
     if not prompt.strip():
         raise RowError(SkipReason.EMPTY_PROMPT)
     risk_type = row.get("risk_type")
-    node = taxonomy.node_for_risk_type(risk_type) if isinstance(risk_type, str) else None
+    # A taxonomy id is accepted too: generated and selected suites name deeper nodes that way.
+    node = None
+    if isinstance(risk_type, str):
+        node = taxonomy.node_for_risk_type(risk_type) or taxonomy.get(risk_type)
     if node is None:
         raise RowError(SkipReason.UNKNOWN_RISK, preview(risk_type))
     kind, attack, twin = _parse_ext(row.get("ext"))
@@ -111,7 +115,7 @@ def _parse_row(
     seen.check(traceid, line)
     return Case(
         id=traceid,
-        lang=release.lang if release else detect_lang(prompt),
+        lang=release.lang if release else _row_lang(row.get("lang"), prompt),
         text=prompt,
         dimension=node.dimension,
         risk_id=node.id,
@@ -122,6 +126,12 @@ def _parse_row(
         source=file.name,
         line=line,
     )
+
+
+def _row_lang(value: object, prompt: str) -> str:
+    """A row's own ``lang`` field when it has a usable one, else the language of its text."""
+    lang = normalize_lang(value) if isinstance(value, str) else None
+    return lang or detect_lang(prompt)
 
 
 def _parse_ext(ext: object) -> tuple[CaseKind, str | None, str | None]:
