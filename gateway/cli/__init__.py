@@ -12,8 +12,10 @@ from gateway.cli import (
     attacks_cmd,
     critic_cmd,
     db_cmd,
+    generate_cmd,
     report_cmd,
     run_cmd,
+    select_cmd,
     suite_cmd,
 )
 
@@ -25,7 +27,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for _module in (suite_cmd, db_cmd, run_cmd, critic_cmd, attacks_cmd, report_cmd):
+for _module in (suite_cmd, db_cmd, run_cmd, critic_cmd, attacks_cmd, report_cmd, generate_cmd, select_cmd):
     _module.register(app)
 
 

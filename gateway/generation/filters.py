@@ -18,8 +18,8 @@ from typing import Any
 
 from gateway.generation.templates import PromptTemplate
 
-NUM_PERM = 64
-"""MinHash permutations: enough for a Jaccard estimate within about 0.06 of the truth."""
+NUM_PERM = 128
+"""MinHash permutations: a Jaccard estimate within about 0.045 (one standard error) of the truth."""
 SHINGLE = 5
 """Character shingle size: works for text with spaces (English) and without (Chinese)."""
 
@@ -135,7 +135,9 @@ class Deduper:
 
         self.threshold = threshold
         self._num_perm = num_perm
-        self._lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
+        # Bands tuned to miss few true pairs (weights favour recall): candidates are confirmed
+        # by their MinHash estimate below, so the extra false candidates cost a comparison each.
+        self._lsh = MinHashLSH(threshold=threshold, num_perm=num_perm, weights=(0.1, 0.9))
         self._hashes: dict[str, Any] = {}
         self._exact: dict[str, bool] = {}  # normalized text -> from an existing suite
 
