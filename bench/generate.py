@@ -46,7 +46,9 @@ def check(report: GenerationReport, vendor_seed: int) -> dict[str, Any]:
     false_drops = 0
     for q in report.requests:
         name = taxonomy.node(q.node).display_name(q.lang)
-        truth = plan_batch(GenerationSpec(q.node, name, q.lang, q.count), vendor_seed=vendor_seed, request_seed=q.seed)
+        truth = plan_batch(
+            GenerationSpec(q.node, name, q.lang, q.count), vendor_seed=vendor_seed, request_seed=q.seed
+        )
         if truth.batch_refused:
             planted["batch_refused"] += 1
             missed["batch_refused"] += q.outcome != "refused"

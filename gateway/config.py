@@ -337,6 +337,11 @@ class RunConfig(_Frozen):
     )
     samples: int = Field(default=1, ge=1, le=1000, description="Samples per (case, target, decoding).")
     limit: int | None = Field(default=None, ge=1, description="Take at most this many cases from the suites.")
+    limit_strategy: Literal["stratified", "first"] = Field(
+        default="stratified",
+        description="How `limit` slices the suites: `stratified` (quotas per dimension, category, "
+        "language and kind, so the slice covers the whole taxonomy) or `first` (the first cases read).",
+    )
     critic: CriticConfig = Field(default_factory=CriticConfig, description="Scoring settings.")
     budget: BudgetConfig = Field(default_factory=BudgetConfig, description="Spending caps.")
     retry: RetryConfig = Field(default_factory=RetryConfig, description="Retry policy.")
@@ -396,7 +401,7 @@ class RunConfig(_Frozen):
 
     def work_spec(self) -> dict[str, Any]:
         """The run's work definition: what is sent to whom. Its hash is the run id."""
-        return {
+        spec: dict[str, Any] = {
             "name": self.name,
             "suites": list(self.suites),
             "taxonomy": self.taxonomy,
@@ -415,6 +420,10 @@ class RunConfig(_Frozen):
             "limit": self.limit,
             "system": self.request.system,
         }
+        if self.limit is not None and self.limit_strategy != "first":
+            # Only here: runs that took the first `limit` cases (the old meaning) keep their ids.
+            spec["limit_strategy"] = self.limit_strategy
+        return spec
 
     @property
     def run_id(self) -> str:

@@ -9,13 +9,14 @@ are not counted again.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from core.tokens import text_tokens
 from core.types import Case, CaseKind
 from gateway.config import RunConfig
 from gateway.dispatch import price_for
 from gateway.planner import TargetPlan, suite_cases
+from gateway.selection.strata import Breakdown
 
 ASSUMED_COMPLETION = 256
 """Completion tokens assumed per call when the decoding sets no ``max_tokens``."""
@@ -40,6 +41,8 @@ class RunEstimate:
     run_id: str
     cases: int
     targets: tuple[TargetEstimate, ...]
+    # Source cases (the `limit` slice when there is one) by dimension, category, language, kind.
+    breakdown: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @property
     def calls(self) -> int:
@@ -69,7 +72,9 @@ async def estimate(config: RunConfig, *, done: dict[str, set[str]] | None = None
     completion = dict.fromkeys(calls, 0)
     n_cases = 0
     send_base = CaseKind.BASE in config.kinds
+    sources = Breakdown()
     for source in suite_cases(config, on_skip=lambda _row: None):
+        sources.add(source)
         cases: list[Case] = []
         if source.kind is not CaseKind.BASE or send_base:
             cases.append(source)
@@ -90,4 +95,4 @@ async def estimate(config: RunConfig, *, done: dict[str, set[str]] | None = None
         targets.append(
             TargetEstimate(t.name, calls[t.name], already, prompt[t.name], completion[t.name], cost)
         )
-    return RunEstimate(config.run_id, n_cases, tuple(targets))
+    return RunEstimate(config.run_id, n_cases, tuple(targets), sources.counts())

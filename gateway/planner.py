@@ -39,7 +39,8 @@ class CaseStore(Protocol):
 
 
 def suite_cases(config: RunConfig, *, on_skip: Callable[[SkippedRow], None]) -> Iterator[Case]:
-    """The run's source cases, streamed: languages and kinds filtered, at most ``config.limit``.
+    """The run's source cases, streamed: languages and kinds filtered, at most ``config.limit``
+    (a stratified slice unless ``limit_strategy`` is ``first``).
 
     Base cases are kept when base prompts are sent or attacks are applied to them; released attack
     rows when ``attack`` is among the kinds. Raises ``SuiteError``/``TaxonomyError`` up front for
@@ -51,7 +52,18 @@ def suite_cases(config: RunConfig, *, on_skip: Callable[[SkippedRow], None]) -> 
     taxonomy = load_taxonomy(Path(config.taxonomy) if config.taxonomy else None)
     mapping = ColumnMapping.parse(config.mapping) if config.mapping else None
     cases = iter_cases(config.suites, taxonomy=taxonomy, on_skip=on_skip, mapping=mapping)
+    if config.limit is not None and config.limit_strategy == "stratified":
+        return _stratified(cases, config, config.limit)
     return _filtered(cases, config)
+
+
+def _stratified(cases: Iterable[Case], config: RunConfig, limit: int) -> Iterator[Case]:
+    """The stratified slice of the filtered cases (one streaming pass, bounded memory), lazily:
+    the suites are read when the first case is asked for, as with the unsliced stream."""
+    from gateway.selection.strata import stratified_slice
+
+    unlimited = config.model_copy(update={"limit": None})
+    yield from stratified_slice(_filtered(cases, unlimited), limit)
 
 
 def _filtered(cases: Iterable[Case], config: RunConfig) -> Iterator[Case]:

@@ -33,21 +33,21 @@ DUP_EXACT = 0.06
 DUP_NEAR = 0.04
 BATCH_REFUSED = 0.03
 
-_WORDS = {
-    "en": (
-        "river lantern meadow copper window harbor pencil orchard candle violet marble ladder "
-        "compass garden thunder velvet saddle quartz willow beacon pebble timber falcon anchor "
-        "biscuit cobalt dune ember fjord glacier hazel igloo jasmine kettle lilac mosaic nutmeg "
-        "oyster parcel quiver ribbon spindle tulip umbra vessel walnut yonder zephyr acorn bramble "
-        "cinder drizzle easel fern gravel hollow inkwell juniper kelp lagoon"
-    ).split(),
-    "zh": tuple(
-        "河流 灯笼 草地 铜器 窗户 港口 铅笔 果园 蜡烛 紫罗兰 大理石 梯子 指南针 花园 雷声 丝绒 "
-        "马鞍 石英 柳树 灯塔 卵石 木材 猎鹰 船锚 饼干 钴蓝 沙丘 余烬 峡湾 冰川 榛子 雪屋 茉莉 水壶 "
-        "丁香 马赛克 豆蔻 牡蛎 包裹 箭袋 丝带 纺锤 郁金香 阴影 容器 核桃 远方 微风 橡子 荆棘 煤渣 "
-        "细雨 画架 蕨类 砾石 山谷 墨水 杜松 海带 泻湖".split()
-    ),
-}
+# Neutral words for placeholder rows, split at runtime so the lists stay readable.
+_EN_WORDS = (
+    "river lantern meadow copper window harbor pencil orchard candle violet marble ladder "
+    "compass garden thunder velvet saddle quartz willow beacon pebble timber falcon anchor "
+    "biscuit cobalt dune ember fjord glacier hazel igloo jasmine kettle lilac mosaic nutmeg "
+    "oyster parcel quiver ribbon spindle tulip umbra vessel walnut yonder zephyr acorn bramble "
+    "cinder drizzle easel fern gravel hollow inkwell juniper kelp lagoon"
+)
+_ZH_WORDS = (
+    "河流 灯笼 草地 铜器 窗户 港口 铅笔 果园 蜡烛 紫罗兰 大理石 梯子 指南针 花园 雷声 丝绒 "
+    "马鞍 石英 柳树 灯塔 卵石 木材 猎鹰 船锚 饼干 钴蓝 沙丘 余烬 峡湾 冰川 榛子 雪屋 茉莉 水壶 "
+    "丁香 马赛克 豆蔻 牡蛎 包裹 箭袋 丝带 纺锤 郁金香 阴影 容器 核桃 远方 微风 橡子 荆棘 煤渣 "
+    "细雨 画架 蕨类 砾石 山谷 墨水 杜松 海带 泻湖"
+)
+_WORDS = {"en": tuple(_EN_WORDS.split(" ")), "zh": tuple(_ZH_WORDS.split(" "))}
 _TAG = {"en": "[simulated placeholder prompt]", "zh": "【模拟占位提示】"}
 _NEAR_SUFFIX = {"en": " Please keep it brief.", "zh": "请简要说明。"}
 _OTHER = {"en": "zh", "zh": "en"}

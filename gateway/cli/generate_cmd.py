@@ -26,8 +26,12 @@ def generate(
         ),
     ],
     out: Annotated[Path, typer.Option("--out", help="The generated suite (JSONL).")],
-    langs: Annotated[str, typer.Option("--lang", help="Comma-separated languages (templates: en, zh).")] = "zh,en",
-    per_node: Annotated[int, typer.Option("--per-node", min=1, help="Prompts kept per node and language.")] = 20,
+    langs: Annotated[
+        str, typer.Option("--lang", help="Comma-separated languages (templates: en, zh).")
+    ] = "zh,en",
+    per_node: Annotated[
+        int, typer.Option("--per-node", min=1, help="Prompts kept per node and language.")
+    ] = 20,
     config: Annotated[
         Path | None,
         typer.Option("--config", help="Run YAML: generator target, limits, retry policy, budget, taxonomy."),

@@ -143,6 +143,8 @@ def _print_estimate(est: RunEstimate) -> None:
             cost,
         )
     Console().print(table)
+    for axis, counts in est.breakdown.items():
+        typer.echo(f"source cases by {axis}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
     total = "unknown" if est.cost_usd is None else f"${est.cost_usd:.4f}"
     typer.echo(f"total: {est.calls:,} calls, {total}; nothing was sent")
 

@@ -1,8 +1,8 @@
 """``generate``: the SDK and CLI front door of test generation.
 
-    from gateway import generate
-    result = await generate(nodes=["CI.drug_crimes"], langs=["en", "zh"], per_node=20,
-                            generator="openai/gpt-4o-mini", out="gen.jsonl")
+from gateway import generate
+result = await generate(nodes=["CI.drug_crimes"], langs=["en", "zh"], per_node=20,
+                        generator="openai/gpt-4o-mini", out="gen.jsonl")
 """
 
 from __future__ import annotations
@@ -46,7 +46,9 @@ def resolve_generator(
     try:
         return TargetConfig(name="generator", model=generator, api_base=api_base)
     except ValueError as exc:
-        raise ConfigError(f"generator {generator!r} is neither a target in the config nor a usable model: {exc}") from None
+        raise ConfigError(
+            f"generator {generator!r} is neither a target in the config nor a usable model: {exc}"
+        ) from None
 
 
 async def generate(

@@ -182,7 +182,9 @@ async def generate_rows(
     nodes = [_node(taxonomy, n) for n in dict.fromkeys(settings.nodes)]
     missing = [lang for lang in settings.langs if lang not in templates]
     if missing:
-        raise InputError(f"no generation template for language(s) {', '.join(missing)} (have {sorted(templates)})")
+        raise InputError(
+            f"no generation template for language(s) {', '.join(missing)} (have {sorted(templates)})"
+        )
     deduper = Deduper(settings.near_threshold)
     examples, indexed = _read_existing(existing, taxonomy, nodes, settings, deduper)
     report = GenerationReport(
@@ -209,7 +211,9 @@ async def generate_rows(
         if not active or report.stopped:
             break
         asks = [(job, *_ask(job, settings, taxonomy)) for job in active]
-        answers = await asyncio.gather(*(_call(generator, job, prompt, seed) for job, prompt, seed, _ in asks))
+        answers = await asyncio.gather(
+            *(_call(generator, job, prompt, seed) for job, prompt, seed, _ in asks)
+        )
         for (job, _prompt, seed, count), answer in zip(asks, answers, strict=True):
             job.rounds += 1
             _take(job, seed, count, answer, settings, generator, deduper, report)
@@ -222,7 +226,9 @@ async def generate_rows(
 def _node(taxonomy: Taxonomy, label: str) -> TaxonomyNode:
     node = taxonomy.resolve(label)
     if node is None:
-        raise InputError(f"unknown taxonomy node {label!r} (give an id like CI.drug_crimes, or a --taxonomy file)")
+        raise InputError(
+            f"unknown taxonomy node {label!r} (give an id like CI.drug_crimes, or a --taxonomy file)"
+        )
     return node
 
 

@@ -75,7 +75,9 @@ def parse_answer(text: str) -> list[str]:
 
 def _rows(data: Any) -> list[str] | None:
     if isinstance(data, dict):
-        data = next((data[k] for k in ("prompts", "items", "questions") if isinstance(data.get(k), list)), None)
+        data = next(
+            (data[k] for k in ("prompts", "items", "questions") if isinstance(data.get(k), list)), None
+        )
     if not isinstance(data, list):
         return None
     out: list[str] = []

@@ -17,8 +17,15 @@ from core.types import Case, CaseKind
 
 
 def suite_row(
-    *, case_id: str, risk_id: str, lang: str, text: str, kind: CaseKind = CaseKind.BASE,
-    attack: str | None = None, twin_id: str | None = None, provenance: Mapping[str, Any] | None = None,
+    *,
+    case_id: str,
+    risk_id: str,
+    lang: str,
+    text: str,
+    kind: CaseKind = CaseKind.BASE,
+    attack: str | None = None,
+    twin_id: str | None = None,
+    provenance: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """One suite row."""
     ext: dict[str, Any] = {"model": "base_risk" if kind is CaseKind.BASE else "attack"}

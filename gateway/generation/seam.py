@@ -30,7 +30,9 @@ GENERATOR_DECODING = DecodingSetting(temperature=0.9, max_tokens=4096)
 _JSON_OBJECT_ONLY = frozenset({"deepseek", "dashscope", "moonshot"})
 
 
-def response_format_for(target: TargetConfig, choice: ResponseFormat, schema: Mapping[str, Any]) -> dict[str, Any] | None:
+def response_format_for(
+    target: TargetConfig, choice: ResponseFormat, schema: Mapping[str, Any]
+) -> dict[str, Any] | None:
     """The ``response_format`` body field for ``target`` (None: send none, rely on the prompt)."""
     if choice == "auto":
         choice = _auto_format(target)
@@ -136,4 +138,3 @@ async def open_generator(
         yield Generator(generator, generator.name, budget)
     finally:
         await generator.aclose()
-

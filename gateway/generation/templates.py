@@ -40,7 +40,9 @@ class PromptTemplate(BaseModel):
             return re.compile(r"(?!)")
         return re.compile("|".join(f"(?:{p})" for p in self.refusal_patterns), re.IGNORECASE)
 
-    def render(self, taxonomy: Taxonomy, node: TaxonomyNode, lang: str, count: int, examples: Sequence[str]) -> str:
+    def render(
+        self, taxonomy: Taxonomy, node: TaxonomyNode, lang: str, count: int, examples: Sequence[str]
+    ) -> str:
         """The prompt asking for ``count`` prompts for ``node`` in ``lang``."""
         path = " > ".join(n.display_name(lang) for n in taxonomy.path(node.id))
         name = node.display_name(lang)

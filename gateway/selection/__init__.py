@@ -1,0 +1,1 @@
+"""Test selection: slices of suites chosen for coverage, difficulty, diversity or cost."""
