@@ -42,22 +42,51 @@ def rank(case: Case, seed: int = 0) -> int:
 
 
 def allocate(sizes: Mapping[Stratum, int], n: int) -> dict[Stratum, int]:
-    """Quotas summing to ``min(n, total)``: equal shares, a small stratum's leftover spread over
-    the rest, the remainder of a division to the strata in sorted order."""
-    quota = dict.fromkeys(sizes, 0)
+    """Quotas summing to ``min(n, total)``, shared out level by level: equally over dimensions,
+    then within each dimension over its categories, then over languages, then kinds. A group with
+    fewer cases than its share gives the rest to its siblings."""
+    quota: dict[Stratum, int] = {}
+    _share(list(sizes.items()), n, 0, quota)
+    return quota
+
+
+def _share(cells: list[tuple[Stratum, int]], n: int, level: int, quota: dict[Stratum, int]) -> None:
+    if level == len(Stratum._fields):
+        for stratum, _ in cells:
+            quota[stratum] = n
+        return
+    groups: dict[str, list[tuple[Stratum, int]]] = {}
+    for cell in cells:
+        groups.setdefault(cell[0][level], []).append(cell)
+    sizes = {key: sum(size for _, size in members) for key, members in groups.items()}
+    # The remainder's order is hashed with the path above, so sibling groups do not all favour
+    # the same language or kind.
+    path = "/".join(cells[0][0][:level])
+    for key, give in _water_fill(sizes, n, path).items():
+        _share(groups[key], give, level + 1, quota)
+
+
+def _water_fill(sizes: Mapping[str, int], n: int, path: str = "") -> dict[str, int]:
+    """Equal shares of ``min(n, total)`` capped by each size; a division's remainder goes to the
+    groups in a hash order of their names (not alphabetical, which would favour the same ones)."""
+    give = dict.fromkeys(sizes, 0)
     left = min(n, sum(sizes.values()))
-    open_ = sorted(s for s, size in sizes.items() if size > 0)
+    open_ = sorted((k for k, size in sizes.items() if size > 0), key=lambda k: _key_order(f"{path}/{k}"))
     while left > 0 and open_:
         share, extra = divmod(left, len(open_))
         still_open = []
-        for i, s in enumerate(open_):
-            give = min(share + (1 if i < extra else 0), sizes[s] - quota[s])
-            quota[s] += give
-            left -= give
-            if quota[s] < sizes[s]:
-                still_open.append(s)
+        for i, key in enumerate(open_):
+            add = min(share + (1 if i < extra else 0), sizes[key] - give[key])
+            give[key] += add
+            left -= add
+            if give[key] < sizes[key]:
+                still_open.append(key)
         open_ = still_open
-    return quota
+    return give
+
+
+def _key_order(key: str) -> bytes:
+    return hashlib.blake2b(key.encode(), digest_size=8).digest()
 
 
 def stratified_slice(cases: Iterable[Case], n: int, *, seed: int = 0) -> list[Case]:
