@@ -22,7 +22,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from core.taxonomy import load_taxonomy
+from core.taxonomy import Taxonomy, load_taxonomy
 from gateway.generation.api import generate
 from gateway.generation.engine import GenerationReport
 from simulator import SimulatedVendor
@@ -37,9 +37,9 @@ EXPECTED_DROP = {
 LANGS = ("en", "zh")
 
 
-def check(report: GenerationReport, vendor_seed: int) -> dict[str, Any]:
+def check(report: GenerationReport, vendor_seed: int, taxonomy: Taxonomy | None = None) -> dict[str, Any]:
     """Planted faults per kind, and the rows whose fate disagrees with the ground truth."""
-    taxonomy = load_taxonomy()
+    taxonomy = taxonomy or load_taxonomy()
     rows = {(r.node, r.lang, r.seed, r.index): r for r in report.rows}
     planted: Counter[str] = Counter()
     missed: Counter[str] = Counter()
