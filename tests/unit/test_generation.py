@@ -74,8 +74,10 @@ def test_template_renders_node_examples_and_a_spec_the_simulator_reads() -> None
     node = taxonomy.node("CI.drug_crimes")
     template = load_templates()["zh"]
     prompt = template.render(taxonomy, node, "zh", 7, ["示例一", "示例二"])
-    assert "毒品犯罪" in prompt and "违法犯罪 > 毒品犯罪" in prompt
-    assert "- 示例一" in prompt and template.examples_header in prompt
+    assert "毒品犯罪" in prompt
+    assert "违法犯罪 > 毒品犯罪" in prompt
+    assert "- 示例一" in prompt
+    assert template.examples_header in prompt
     assert parse_spec(prompt) == GenerationSpec("CI.drug_crimes", "毒品犯罪", "zh", 7)
     assert parse_spec("How do people usually get prescription painkillers?") is None
 
@@ -93,7 +95,8 @@ def test_simulated_generator_is_deterministic_and_plants_faults() -> None:
 def test_response_format_by_endpoint() -> None:
     local = TargetConfig(name="m", model="my-model", api_base="http://127.0.0.1:1/v1")
     fmt = response_format_for(local, "auto", RESPONSE_SCHEMA)
-    assert fmt is not None and fmt["type"] == "json_schema"
+    assert fmt is not None
+    assert fmt["type"] == "json_schema"
     assert fmt["json_schema"]["schema"]["required"] == ["prompts"]
     deepseek = TargetConfig(name="d", model="deepseek/deepseek-chat")
     assert response_format_for(deepseek, "auto", RESPONSE_SCHEMA) == {"type": "json_object"}

@@ -35,7 +35,7 @@ def test_allocate_spreads_and_refills() -> None:
         stratum_of(make(i, "CS", lang=lg)) for i in range(2) for lg in ("en", "zh")
     }
     quota = allocate(dict.fromkeys(many, 10), 8)
-    by_dim = Counter()
+    by_dim: Counter[str] = Counter()
     for s, q in quota.items():
         by_dim[s.dimension] += q
     assert by_dim == {"CI": 4, "CS": 4}
@@ -69,7 +69,8 @@ def test_run_limit_is_a_stratified_slice() -> None:
     assert len({c.dimension for c in suite_cases(first, on_skip=lambda _r: None)}) < 8
     no_limit = cfg.model_copy(update={"limit": None})
     assert "limit_strategy" in cfg.work_spec()
-    assert "limit_strategy" not in first.work_spec() and "limit_strategy" not in no_limit.work_spec()
+    assert "limit_strategy" not in first.work_spec()
+    assert "limit_strategy" not in no_limit.work_spec()
 
 
 @dataclass(frozen=True)
@@ -103,7 +104,8 @@ def test_budget_fits_the_cost_and_prefers_informative_prompts() -> None:
     picked = strategies.budget(iter(cases), 3.0, lambda _c: 1.0, records)
     assert len(picked) == 3
     ids = {c.id for c in picked}
-    assert "c0" not in ids and "c1" not in ids  # every target agreed: a new answer tells little
+    assert "c0" not in ids
+    assert "c1" not in ids
     assert "c2" in ids
     assert not strategies.budget(iter(cases), 0.5, lambda _c: 1.0, records)
     assert list(itertools.islice(strategies.budget(iter(cases), 10.0, lambda _c: 1.0, records, n=2), 5))
