@@ -28,26 +28,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from core.critic_wire import CritiqueItemIn, LabelText
 from critic_server.backends.base import Judgement
+from critic_server.backends.rules_data import Concept, Cue, LanguageRules, RuleSet, default_rule_set
 from critic_server.backends.rules_gate import LiteralGate, lower_pattern, search_near
-from critic_server.backends.rules_lexicon import (
-    COMPLIANCE_EN,
-    COMPLIANCE_ZH,
-    CONCEPTS_EN,
-    CONCEPTS_ZH,
-    DEFINITIONAL_EN,
-    DEFINITIONAL_ZH,
-    FICTION_EN,
-    FICTION_ZH,
-    INTENT_EN,
-    INTENT_ZH,
-    REFUSAL_EN,
-    REFUSAL_ZH,
-    STEP_LINE,
-    Concept,
-    Cue,
-)
 
-RULES_VERSION = "1.0.0"
 TAG_MIN = 0.35
 
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'", "\uff07": "'"})
@@ -113,17 +96,11 @@ def _compile(pattern: str) -> re.Pattern[str]:
     return re.compile(lower_pattern(pattern))
 
 
-def _compile_language(
-    concepts: Sequence[Concept],
-    refusals: Sequence[Cue],
-    compliance: Sequence[Cue],
-    intent: str,
-    definitional: str,
-    fiction: str,
-) -> _Language:
+def _compile_language(rules: LanguageRules) -> _Language:
+    concepts = rules.concepts
     # Strongest cues first: once one matches, weaker ones are never searched.
-    refusals = sorted(refusals, key=lambda c: -c.weight)
-    compliance = sorted(compliance, key=lambda c: -c.weight)
+    refusals = sorted(rules.refusals, key=lambda c: -c.weight)
+    compliance = sorted(rules.compliance, key=lambda c: -c.weight)
     return _Language(
         concepts=tuple(
             _CompiledConcept(
@@ -140,9 +117,9 @@ def _compile_language(
             [lower_pattern(c.pattern) for c in concepts]
             + [lower_pattern(c.pattern) for c in (*refusals, *compliance)]
         ),
-        intent=_compile(intent),
-        definitional=_compile(definitional),
-        fiction=_compile(fiction),
+        intent=_compile(rules.intent),
+        definitional=_compile(rules.definitional),
+        fiction=_compile(rules.fiction),
     )
 
 
@@ -156,22 +133,24 @@ class _Hit:
 class RuleEngine:
     """Compiled rule set; ``judge_one`` is pure and allocation-light (no state between calls)."""
 
-    __slots__ = ("_config", "_en", "_steps", "_zh")
+    __slots__ = ("_config", "_en", "_rules", "_steps", "_zh")
 
-    def __init__(self, config: RulesConfig | None = None) -> None:
+    def __init__(self, config: RulesConfig | None = None, rules: RuleSet | None = None) -> None:
         self._config = config or RulesConfig()
-        self._en = _compile_language(
-            CONCEPTS_EN, REFUSAL_EN, COMPLIANCE_EN, INTENT_EN, DEFINITIONAL_EN, FICTION_EN
-        )
-        self._zh = _compile_language(
-            CONCEPTS_ZH, REFUSAL_ZH, COMPLIANCE_ZH, INTENT_ZH, DEFINITIONAL_ZH, FICTION_ZH
-        )
-        self._steps = re.compile(STEP_LINE, re.IGNORECASE)
+        self._rules = rules or default_rule_set()
+        self._en = _compile_language(self._rules.en)
+        self._zh = _compile_language(self._rules.zh)
+        self._steps = re.compile(self._rules.step_line, re.IGNORECASE)
 
     @property
     def config(self) -> RulesConfig:
         """The settings this engine was built with."""
         return self._config
+
+    @property
+    def rules_version(self) -> str:
+        """Hash of the rule data and code this engine was built from."""
+        return self._rules.version
 
     def judge_one(self, prompt: str, response: str, lang: str = "en") -> Judgement:
         """Judge one (prompt, response) pair."""
@@ -341,8 +320,8 @@ def _snippet(text: str, limit: int = 40) -> str:
 class RulesBackend:
     """The ``rules`` backend: judges in the event loop (microseconds per item, no batching needed)."""
 
-    def __init__(self, config: RulesConfig | None = None) -> None:
-        self._engine = RuleEngine(config)
+    def __init__(self, config: RulesConfig | None = None, rules: RuleSet | None = None) -> None:
+        self._engine = RuleEngine(config, rules)
 
     @property
     def kind(self) -> str:
@@ -356,8 +335,8 @@ class RulesBackend:
 
     @property
     def version(self) -> str:
-        """Rule-set version plus the threshold (verdicts change with either)."""
-        return f"{RULES_VERSION}+t{self._engine.config.threshold:g}"
+        """Hash of the rule data and code plus the threshold (verdicts change with any of them)."""
+        return f"{self._engine.rules_version}+t{self._engine.config.threshold:g}"
 
     @property
     def model(self) -> str:
