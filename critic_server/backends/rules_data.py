@@ -53,6 +53,9 @@ class Cue:
     id: str
     weight: float
     pattern: str
+    set_aside: bool = False
+    """A refusal cue that marks its sentence as a refusal span, set aside before the content is
+    read on its own (plain declining, not the rebuttals and cautions that are part of an answer)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +118,7 @@ class _CueIn(_Strict):
     id: str = Field(min_length=1)
     weight: Weight
     pattern: Pattern
+    set_aside: bool = False
 
 
 class _ConceptIn(_Strict):
@@ -248,7 +252,7 @@ def _cues(section: str, cues: list[_CueIn], resolve: _Resolver, path: Path) -> t
         if c.id in seen:
             raise RulesDataError(f"{path}: {section}[{c.id!r}]: duplicate id")
         seen.add(c.id)
-        out.append(Cue(c.id, c.weight, resolve(c.pattern, f"{section}[{c.id!r}].pattern")))
+        out.append(Cue(c.id, c.weight, resolve(c.pattern, f"{section}[{c.id!r}].pattern"), c.set_aside))
     return tuple(out)
 
 

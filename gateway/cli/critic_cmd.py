@@ -202,9 +202,7 @@ def validate(
     from critic_server.validation import LabelFileError, load_labels, report
 
     try:
-        rows = load_labels(
-            labels, "xstest" if fmt is LabelFormatChoice.xstest else "jsonl", split.value
-        )
+        rows = load_labels(labels, "xstest" if fmt is LabelFormatChoice.xstest else "jsonl", split.value)
     except (LabelFileError, OSError, UnicodeDecodeError) as exc:
         _fail(str(exc))
     if not rows:
