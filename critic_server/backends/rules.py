@@ -268,7 +268,8 @@ class RuleEngine:
         here-is-how) or an answer's length.
         """
         cfg = self._config
-        words = len(_WORD.findall(content))
+        # A CJK character carries about as much as two Latin letters.
+        words = len(_WORD.findall(content)) + len(_CJK.findall(content))
         if words < cfg.min_content_chars:
             return False
         marks = self._refusal_marks(content, languages, set_aside_only=False)
