@@ -21,7 +21,7 @@ from types import MappingProxyType
 from typing import Any, Protocol
 
 from adapters.routing import EveryProviderRouting, OfflineRouting, OpenAICompatibleRouting, Routing
-from core.plugins import Registry, import_object
+from core.plugins import PluginProblem, Registry, import_object
 from core.protocols import TargetAdapter
 from core.redaction import Redactor
 
@@ -173,6 +173,11 @@ class AdapterRegistry:
     def names(self) -> list[str]:
         """Registered adapter names, sorted."""
         return self.registry.names()
+
+    @property
+    def problems(self) -> tuple[PluginProblem, ...]:
+        """Plugins that were left out, and why."""
+        return self.registry.problems
 
     def get(self, name: str) -> AdapterSpec:
         """The spec called ``name``; ``UnknownPluginError`` listing the registered ones otherwise."""
