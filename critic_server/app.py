@@ -22,6 +22,7 @@ from pydantic import ValidationError
 from core.critic_wire import CriticInfo, CritiqueItemIn, CritiqueRequest, CritiqueResponse
 from core.redaction import Redactor
 from critic_server.backends.base import Backend, Judgement
+from critic_server.backends.registry import default_registry
 from critic_server.batching import MicroBatcher
 from critic_server.config import ServerConfig
 
@@ -29,22 +30,9 @@ API_VERSION = "1"
 
 
 async def load_backend(config: ServerConfig) -> Backend:
-    """Build the backend the config names (model backends load their weights here)."""
-    if config.backend == "rules":
-        from critic_server.backends.rules import RulesBackend
-
-        return RulesBackend(config.rules)
-    if config.backend == "hf":
-        if config.hf is None:
-            raise ValueError("backend 'hf' needs hf settings (at least a model directory)")
-        from critic_server.backends.hf import HFBackend
-
-        return await HFBackend.load(config.hf)
-    if config.openai is None:
-        raise ValueError("backend 'openai' needs openai settings (base_url and model)")
-    from critic_server.backends.openai_judge import OpenAIJudgeBackend
-
-    return OpenAIJudgeBackend(config.openai)
+    """Build the backend the config names, from the backend registry (model backends load their
+    weights here; a backend's module is imported only when it is chosen)."""
+    return await default_registry().get(config.backend).load(config)
 
 
 @dataclass(slots=True)

@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+from adapters.registry import AdapterSet, default_registry
 from core.errors import ConfigError
 from core.protocols import Critic, TargetAdapter
 from core.redaction import Redactor
@@ -27,10 +28,6 @@ from gateway.config import RunConfig, TargetConfig, load_run_config
 from gateway.pipeline import ProgressSink, RunResult, Wiring, execute
 
 __all__ = ["RunResult", "resolve_config", "run", "run_sync"]
-
-NO_KEY = "no-key-configured"
-"""Placeholder key given to litellm for keyless OpenAI-compatible servers (vLLM, the simulated vendor)."""
-
 
 def resolve_config(config: RunConfig | str | Path, *, db_url: str | None = None) -> RunConfig:
     """A ``RunConfig`` from an object or a YAML path, with ``db_url`` overriding the file's."""
@@ -123,44 +120,25 @@ def run_sync(config: RunConfig | str | Path, **kwargs: Any) -> RunResult:
 async def _adapters(
     cfg: RunConfig, keys: dict[str, str | None], redactor: Redactor
 ) -> AsyncIterator[dict[str, TargetAdapter]]:
-    from adapters.openai_adapter import ClientPool
-
-    pool = ClientPool()
-    adapters: dict[str, TargetAdapter] = {}
+    built = AdapterSet()  # one shared resource per adapter kind (the openai adapter's pools)
     try:
-        for t in cfg.targets:
-            adapters[t.name] = build_adapter(t, keys[t.name], redactor, pool)
-        yield adapters
+        yield {t.name: build_adapter(t, keys[t.name], redactor, built) for t in cfg.targets}
     finally:
-        for adapter in adapters.values():
-            await adapter.aclose()
-        await pool.aclose()
+        await built.aclose()
 
 
 def build_adapter(
-    target: TargetConfig, key: str | None, redactor: Redactor, pool: Any = None
+    target: TargetConfig, key: str | None, redactor: Redactor, pool: AdapterSet | None = None
 ) -> TargetAdapter:
-    """The adapter the target chose (`openai`: the lean one, sharing ``pool``'s session per endpoint)."""
-    if target.adapter == "openai":
-        from adapters.openai_adapter import OpenAIAdapter
+    """The adapter the target chose, from the adapter registry (its module imported only now).
 
-        base = target.openai_base_url
-        session = pool.session_for(base) if pool is not None and base is not None else None
-        return OpenAIAdapter(
-            model=target.litellm_model,
-            api_key=key,
-            api_base=target.api_base,
-            redactor=redactor,
-            session=session,
-        )
-    from adapters.litellm_adapter import LiteLLMAdapter
-
-    if key is None and target.api_base is not None and target.provider in (None, "openai", "hosted_vllm"):
-        # litellm's OpenAI client refuses to send without some key, even to a keyless local server.
-        key = NO_KEY
-    return LiteLLMAdapter(
-        model=target.litellm_model, api_key=key, api_base=target.api_base, redactor=redactor
-    )
+    With ``pool`` the adapter shares that set's resources (one connection pool per endpoint) and
+    is closed with it; without, it owns its resources and the caller closes it.
+    """
+    settings = target.adapter_target(key, redactor)
+    if pool is not None:
+        return pool.build(target.adapter, settings)
+    return default_registry().get(target.adapter).create(settings)
 
 
 @contextlib.asynccontextmanager
