@@ -125,9 +125,9 @@ async def test_target_and_generator_with_one_limit_key_share_one_limiter() -> No
     policy = CallPolicy(retry_config(), registry, sleep=time.sleep, clock=time.clock)
     gen = PolicyAdapter(generator, policy)
     counters = RetryCounters()
-    calls = [task(policy.call(target, REQUEST, counters)) for _ in range(3)]
-    calls += [task(gen.send(REQUEST)) for _ in range(3)]
-    await time.run(calls)
+    from_target = [task(policy.call(target, REQUEST, counters)) for _ in range(3)]
+    from_generator = [task(gen.send(REQUEST)) for _ in range(3)]
+    await time.run([*from_target, *from_generator])
     stamps = sorted(target.sent_at + generator.sent_at)
     assert len(target.sent_at) == len(generator.sent_at) == 3
     # One bucket at the stricter 60/min: six requests leave one per second (less the headroom),
