@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from db.tables import RunRow
     from gateway.config import RunConfig
     from gateway.estimate import RunEstimate
-    from gateway.pipeline import RunResult
+    from gateway.run_results import RunResult
 
 runs_app = typer.Typer(help="List and inspect stored runs.", no_args_is_help=True)
 
