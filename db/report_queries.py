@@ -362,14 +362,14 @@ class ReportQueries:
 
     async def result_rows(
         self, run_id: str, critic: CriticInfo | None, *, include_text: bool, partition: int = 5_000
-    ) -> AsyncIterator[list[tuple[Any, ...]]]:
+    ) -> AsyncIterator[Sequence[Sequence[Any]]]:
         """One tuple per stored response of the run (``RESULT_COLUMNS``, then ``TEXT_COLUMNS`` with
         ``include_text``), with the chosen critic's verdict, in work-key order, streamed in
         partitions (a server-side cursor on Postgres) so memory stays flat."""
         stmt = _result_query(run_id, critic, include_text=include_text)
         result = await self._conn.stream(stmt.execution_options(yield_per=partition))
         async for part in result.partitions():
-            yield [tuple(row) for row in part]
+            yield part  # Row objects are tuples already: no copy per row
 
 
 def _arm_items(arm: ArmKey, side: int) -> Select[Any]:
