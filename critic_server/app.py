@@ -17,7 +17,6 @@ from typing import Any
 import orjson
 from fastapi import Depends, FastAPI, HTTPException, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import ValidationError
 
 from core.critic_wire import CriticInfo, CritiqueItemIn, CritiqueRequest, CritiqueResponse
 from core.redaction import Redactor
@@ -25,6 +24,7 @@ from critic_server.backends.base import Backend, Judgement
 from critic_server.backends.registry import default_registry
 from critic_server.batching import MicroBatcher
 from critic_server.config import ServerConfig
+from critic_server.local import validate_item
 
 API_VERSION = "1"
 
@@ -39,14 +39,6 @@ async def load_backend(config: ServerConfig) -> Backend:
 class _Live:
     backend: Backend
     batcher: MicroBatcher[CritiqueItemIn, Judgement] | None
-
-
-def _item_error(exc: ValidationError) -> str:
-    problems = []
-    for err in exc.errors()[:5]:
-        where = ".".join(str(x) for x in err["loc"]) or "item"
-        problems.append(f"{where}: {err['msg']}")
-    return "invalid item: " + "; ".join(problems)
 
 
 def create_app(config: ServerConfig, *, backend: Backend | None = None) -> FastAPI:
@@ -186,23 +178,16 @@ async def _judge_batch(
 ) -> list[dict[str, Any]]:
     backend = state.backend
     name, version = backend.critic_name, backend.version
-    cap = config.max_text_chars
     out: list[dict[str, Any]] = [{}] * len(raw_items)
     valid: list[tuple[int, CritiqueItemIn]] = []
     for i, raw in enumerate(raw_items):
         raw_id = raw.get("id") if isinstance(raw, dict) else None
         item_id = raw_id if isinstance(raw_id, str) and 0 < len(raw_id) <= 200 else f"#{i}"
-        try:
-            item = CritiqueItemIn.model_validate(raw)
-        except ValidationError as exc:
-            out[i] = _result(item_id, Judgement.failed(_item_error(exc)), name, version)
+        checked = validate_item(raw, config.max_text_chars)
+        if isinstance(checked, str):
+            out[i] = _result(item_id, Judgement.failed(checked), name, version)
             continue
-        too_long = [f for f in ("prompt", "response") if len(getattr(item, f)) > cap]
-        if too_long:
-            msg = f"{' and '.join(too_long)} longer than the {cap}-character limit"
-            out[i] = _result(item_id, Judgement.failed(msg), name, version)
-            continue
-        valid.append((i, item))
+        valid.append((i, checked))
     if valid:
         items = [item for _, item in valid]
         try:

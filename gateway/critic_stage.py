@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from core.batching import next_batch
 from core.protocols import Critic
 from core.redaction import Redactor
 from core.types import CritiqueItem, Verdict, VerdictStatus
@@ -53,29 +54,13 @@ class CriticStage:
 
     async def run(self) -> None:
         """Collect batches until ``close``; every batch is judged and stored before this returns."""
-        loop = asyncio.get_running_loop()
         closed = False
         while not closed:
-            first = await self._queue.get()
-            if first is None:
+            batch, closed = await next_batch(
+                self._queue, max_items=self._batch_size, max_wait_s=self._max_delay_s
+            )
+            if not batch:
                 break
-            batch = [first]
-            deadline = loop.time() + self._max_delay_s
-            while len(batch) < self._batch_size:
-                try:
-                    nxt = self._queue.get_nowait()
-                except asyncio.QueueEmpty:
-                    remaining = deadline - loop.time()
-                    if remaining <= 0:
-                        break
-                    try:
-                        nxt = await asyncio.wait_for(self._queue.get(), remaining)
-                    except TimeoutError:
-                        break
-                if nxt is None:
-                    closed = True
-                    break
-                batch.append(nxt)
             await self._slots.acquire()
             task = asyncio.create_task(self._judge(batch))
             self._inflight.add(task)

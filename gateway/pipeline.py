@@ -24,7 +24,7 @@ from core.protocols import Critic, TargetAdapter
 from core.redaction import Redactor
 from core.types import AttemptResult, Case, CaseKind, CritiqueItem, SkippedRow
 from db.store import Store
-from db.tables import ResponseRow, RunTargetRow
+from db.tables import RunTargetRow
 from db.writer import BatchWriter
 from gateway.budget import Budget, Price, price_for
 from gateway.config import RunConfig
@@ -319,33 +319,14 @@ async def collect_result(
     critic: Critic | None,
 ) -> RunResult:
     """The run's result as stored: outcome counts and spend per target, verdict counts."""
-    from sqlalchemy import func, select
-
-    from db.tables import RunRow, VerdictRow
-
-    r = ResponseRow.__table__.c  # type: ignore[attr-defined]
-    v = VerdictRow.__table__.c  # type: ignore[attr-defined]
-    async with store.engine.connect() as conn:
-        rows = await conn.execute(
-            select(r.target, r.outcome, func.count(), func.coalesce(func.sum(r.cost_usd), 0.0))
-            .where(r.run_id == run_id)
-            .group_by(r.target, r.outcome)
-        )
-        outcomes: dict[str, dict[str, int]] = {}
-        cost: dict[str, float] = {}
-        for target, outcome, n, usd in rows:
-            outcomes.setdefault(target, {})[outcome] = int(n)
-            cost[target] = cost.get(target, 0.0) + float(usd)
-        # With the run's critic: counts by status. Without one (`seval runs show`): by critic too.
-        query = select(v.critic, v.critic_version, v.status, func.count()).where(v.run_id == run_id)
-        if critic is not None:
-            query = query.where(v.critic == critic.name, v.critic_version == critic.version)
-        vrows = await conn.execute(query.group_by(v.critic, v.critic_version, v.status))
-        verdicts = {
-            status if critic is not None else f"{name}@{version} {status}": int(n)
-            for name, version, status, n in vrows
-        }
-    run: RunRow | None = await store.get_run(run_id)
+    counts = await store.run_counts(run_id, critic)
+    outcomes, cost = counts.outcomes, counts.cost_usd
+    # With the run's critic: counts by status. Without one (`seval runs show`): by critic too.
+    verdicts = {
+        status if critic is not None else f"{name}@{version} {status}": n
+        for (name, version, status), n in counts.verdicts.items()
+    }
+    run = await store.get_run(run_id)
     if run is None:
         raise LookupError(f"no run {run_id!r}")
     live = {x.name: x for x in runners}
@@ -372,7 +353,7 @@ async def collect_result(
         status=run.status,
         detail=run.status_detail,
         targets=tuple(targets),
-        spent_usd=sum(cost.values()),
+        spent_usd=counts.spent_usd,
         critic=f"{critic.name}@{critic.version}" if critic is not None else None,
         verdicts=verdicts,
     )

@@ -149,19 +149,23 @@ def build_adapter(
 
 @contextlib.asynccontextmanager
 async def _critic(cfg: RunConfig) -> AsyncIterator[Critic]:
+    """The run's critic: in-process (``critic_server.local``) unless ``critic.url`` names a server."""
+    if cfg.critic.url is None:
+        from critic_server.config import ServerConfig
+        from critic_server.local import LocalCritic
+
+        async with LocalCritic.open(ServerConfig.model_validate({"backend": cfg.critic.backend})) as local:
+            yield local
+        return
     from gateway.critic_client import CriticClient
 
     token = os.environ.get(cfg.critic.token_env) if cfg.critic.token_env else None
-    async with contextlib.AsyncExitStack() as stack:
-        url = cfg.critic.url
-        if url is None:
-            from critic_server.embedded import running_critic
-
-            url = await stack.enter_async_context(running_critic(cfg.critic.backend))
-        client = CriticClient(url, token=token, batch_size=cfg.critic.batch_size)
-        stack.push_async_callback(client.aclose)
+    client = CriticClient(cfg.critic.url, token=token, batch_size=cfg.critic.batch_size)
+    try:
         await client.start()
         yield client
+    finally:
+        await client.aclose()
 
 
 def _generator(cfg: RunConfig, redactor: Redactor) -> TargetAdapter | None:

@@ -325,8 +325,9 @@ async def _critique(
 ) -> tuple[int, int]:
     from contextlib import AsyncExitStack
 
+    from core.protocols import Critic
     from core.types import CritiqueItem, VerdictStatus
-    from critic_server.embedded import running_critic
+    from critic_server.local import LocalCritic
     from db.engine import DEFAULT_URL
     from db.store import Store, StoreError
     from gateway.critic_client import CriticClient, CriticUnavailable
@@ -340,17 +341,19 @@ async def _critique(
         run = await store.get_run(run_ref)
         if run is None:
             _fail(f"no run matches {run_ref!r}")
-        url = (
-            critic_url if critic_url is not None else await stack.enter_async_context(running_critic("rules"))
-        )
-        client = CriticClient(url, token=token, batch_size=batch_size)
-        stack.push_async_callback(client.aclose)
-        try:
-            info = await client.start()
-        except CriticUnavailable as exc:
-            _fail(str(exc))
+        client: Critic
+        if critic_url is None:
+            client = await stack.enter_async_context(LocalCritic.open())
+        else:
+            remote = CriticClient(critic_url, token=token, batch_size=batch_size)
+            stack.push_async_callback(remote.aclose)
+            try:
+                await remote.start()
+            except CriticUnavailable as exc:
+                _fail(str(exc))
+            client = remote
         scored = failed = 0
-        pages = store.pending_critique(run.id, info.critic, info.version, rescore=rescore, batch_size=256)
+        pages = store.pending_critique(run.id, client.name, client.version, rescore=rescore, batch_size=256)
         async for page in pages:
             items = [
                 CritiqueItem(
