@@ -19,8 +19,9 @@ from core.types import AttemptResult, Outcome, Usage
 from db.store import Store
 from db.tables import ResponseRow
 from gateway.config import RunConfig
-from gateway.pipeline import RunResult, Wiring, execute
+from gateway.pipeline import Wiring, execute
 from gateway.planner import suite_cases
+from gateway.run_results import RunResult
 from gateway.sdk import run
 
 FAST_RETRY = {"max_attempts": 3, "initial_wait_s": 0.001, "max_wait_s": 0.01, "deadline_s": 30}
