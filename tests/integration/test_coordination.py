@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
 import sys
 import textwrap
-import time
 
 import pytest
 
@@ -172,20 +170,23 @@ async def test_processes_racing_claim_each_shard_once_and_never_pass_the_budget(
     await store.close()
     shards = 150
     procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", _RACER, postgres_url, f"w{i}", str(shards)],
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            _RACER,
+            postgres_url,
+            f"w{i}",
+            str(shards),
             cwd=PROJECT_ROOT,
-            stdout=subprocess.PIPE,
-            text=True,
+            stdout=asyncio.subprocess.PIPE,
         )
         for i in range(4)
     ]
-    deadline = time.monotonic() + 120
     results = []
     for p in procs:
-        out, _ = p.communicate(timeout=max(1.0, deadline - time.monotonic()))
+        out, _ = await asyncio.wait_for(p.communicate(), 120)
         assert p.returncode == 0
-        results.append(json.loads(out.strip().splitlines()[-1]))
+        results.append(json.loads(out.decode().strip().splitlines()[-1]))
     won = [s for r in results for s in r["won"]]
     assert sorted(won) == list(range(shards))  # every shard once, none twice
     assert sum(r["reserved"] for r in results) == 100  # $1.00 in $0.01 reservations, exactly
