@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import uuid
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING
 
 from core.errors import ServiceError
@@ -101,9 +102,12 @@ class SharedLimitError(ServiceError):
 class SharedLimiter:
     """The shared limits of one limit key, for one worker process.
 
-    Same contract as ``gateway.limits.Limiter``: ``acquire(tokens)`` waits until a request may go
-    and returns a slot token; ``release(slot, estimate, actual)`` frees it and corrects the token
-    charge; ``pause(seconds)`` stops every worker under the key (a vendor's Retry-After).
+    Same contract as ``gateway.limits.Limiter``, so the policy layer uses either: ``acquire(tokens)``
+    waits until a request may go; ``release(estimate, actual)`` frees an in-flight slot and corrects
+    the token charge; ``pause(seconds)`` stops every worker under the key (a vendor's Retry-After).
+    ``release`` and ``pause`` are called from synchronous code, so they send their script in a task
+    of their own; ``aclose`` waits for those. Slots are interchangeable (each is one member of the
+    key's in-flight set), so ``release`` gives back any slot this process holds.
     """
 
     def __init__(
@@ -136,6 +140,8 @@ class SharedLimiter:
         self._acquire = redis.register_script(_ACQUIRE)
         self._release = redis.register_script(_RELEASE)
         self._pause = redis.register_script(_PAUSE)
+        self._held: list[str] = []
+        self._tasks: set[asyncio.Task[object]] = set()
         self.pauses = 0
 
     @property
@@ -143,7 +149,7 @@ class SharedLimiter:
         """True when a rate is enforced."""
         return bool(self._r_int or self._t_int)
 
-    async def acquire(self, tokens: int = 0) -> str:
+    async def acquire(self, tokens: int = 0) -> None:
         """Wait until a request costing ``tokens`` may go under every worker's shared limits."""
         slot = next(self._ids)
         args: list[str | float | int] = [
@@ -166,7 +172,8 @@ class SharedLimiter:
                     raise SharedLimitError(f"shared limit {self._key}: {type(exc).__name__}: {exc}") from None
                 verdict = verdict.decode() if isinstance(verdict, bytes) else str(verdict)
                 if verdict == "ok":
-                    return slot
+                    self._held.append(slot)
+                    return
                 if verdict == "full":
                     # Slots free when other workers' calls end: poll, backing off to a tenth of a second.
                     await asyncio.sleep(full_wait)
@@ -175,14 +182,26 @@ class SharedLimiter:
                 full_wait = self._poll
                 await asyncio.sleep(float(wait))
 
-    async def release(self, slot: str, estimate: int = 0, actual: int | None = None) -> None:
-        """Free ``slot``; refund (or charge) ``estimate - actual`` tokens when the usage is known."""
+    def release(self, estimate: int = 0, actual: int | None = None) -> None:
+        """Free a slot; refund (or charge) ``estimate - actual`` tokens when the usage is known."""
+        slot = self._held.pop()
         credit = estimate - actual if actual is not None else 0
-        await self._release(keys=[self._key, self._slots_key], args=[self._t_int, credit, slot, self._burst])
+        self._spawn(
+            self._release(keys=[self._key, self._slots_key], args=[self._t_int, credit, slot, self._burst])
+        )
 
-    async def pause(self, seconds: float) -> None:
+    def pause(self, seconds: float) -> None:
         """Send nothing under this key, from any worker, for ``seconds``."""
-        if seconds <= 0:
-            return
-        if await self._pause(keys=[self._key], args=[seconds, KEY_TTL_S]):
+        if seconds > 0:
             self.pauses += 1
+            self._spawn(self._pause(keys=[self._key], args=[seconds, KEY_TTL_S]))
+
+    async def aclose(self) -> None:
+        """Wait for the releases and pauses still being sent."""
+        while self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def _spawn(self, call: Awaitable[object]) -> None:
+        task: asyncio.Task[object] = asyncio.ensure_future(call)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)

@@ -42,13 +42,14 @@ async def test_the_in_flight_cap_holds_across_workers(redis: Redis, redis_namesp
         _limiter(redis, redis_namespace, max_in_flight=2),
         _limiter(redis, redis_namespace, max_in_flight=2),
     )
-    s1 = await a.acquire()
+    await a.acquire()
     await b.acquire()
     third = asyncio.create_task(b.acquire())
     await asyncio.sleep(0.3)
     assert not third.done()  # two in flight between the two workers
-    await a.release(s1)
+    a.release()
     await asyncio.wait_for(third, 2)
+    await a.aclose()
 
 
 async def test_a_killed_workers_slots_expire(redis: Redis, redis_namespace: str) -> None:
@@ -61,7 +62,8 @@ async def test_a_killed_workers_slots_expire(redis: Redis, redis_namespace: str)
 
 async def test_retry_after_from_one_worker_pauses_the_others(redis: Redis, redis_namespace: str) -> None:
     a, b = _limiter(redis, redis_namespace, rpm=6000), _limiter(redis, redis_namespace, rpm=6000)
-    await a.pause(0.5)
+    a.pause(0.5)
+    await a.aclose()
     start = time.monotonic()
     await b.acquire()
     assert time.monotonic() - start >= 0.45
@@ -85,8 +87,9 @@ async def test_rpm_is_paced_across_workers(redis: Redis, redis_namespace: str) -
 
 async def test_token_usage_is_charged_back(redis: Redis, redis_namespace: str) -> None:
     lim = _limiter(redis, redis_namespace, tpm=60_000)  # 1,000 tokens per second
-    slot = await lim.acquire(1500)
-    await lim.release(slot, 1500, 100)  # the call used far less than estimated
+    await lim.acquire(1500)
+    lim.release(1500, 100)  # the call used far less than estimated
+    await lim.aclose()
     start = time.monotonic()
     await lim.acquire(400)
     assert time.monotonic() - start < 0.3  # the refund made room at once
