@@ -9,10 +9,10 @@ import sys
 import textwrap
 
 import pytest
+from cli_helpers import PROJECT_ROOT
 
 from db.coordination import Coordination, RunBusyError, WorkerIdentity
 from db.store import Store
-from tests.cli_helpers import PROJECT_ROOT
 
 RUN = "run-coordination"
 

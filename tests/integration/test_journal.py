@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy.exc import OperationalError
+from store_data import RUN, make_response, started
 
 from core.types import Outcome, ResponseRecord, Verdict
 from db.journal import Journal, decode, encode, import_orphans
 from db.store import Store
 from db.writer import BatchWriter, WriterError
-from tests.store_data import RUN, make_response, started
 
 
 @pytest.fixture

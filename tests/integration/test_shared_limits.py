@@ -11,10 +11,10 @@ import time
 from collections.abc import AsyncIterator
 
 import pytest
+from cli_helpers import PROJECT_ROOT
 from redis.asyncio import Redis
 
 from gateway.shared_limits import SharedLimiter
-from tests.cli_helpers import PROJECT_ROOT
 
 
 @pytest.fixture
@@ -81,8 +81,9 @@ async def test_rpm_is_paced_across_workers(redis: Redis, redis_namespace: str) -
             sent.append(time.monotonic())
 
     await asyncio.gather(*(work(w) for w in workers))
-    # 2 s at 20/s plus the half-second of slack a fresh limiter allows, never three times that.
-    assert 35 <= len(sent) <= 52
+    # 2 s at 20/s, the half-second of slack a fresh limiter allows, and one late acquire per worker;
+    # never three times that.
+    assert 35 <= len(sent) <= 56
 
 
 async def test_token_usage_is_charged_back(redis: Redis, redis_namespace: str) -> None:
@@ -138,7 +139,8 @@ async def test_three_processes_share_one_rpm_limit(redis_url: str, redis_namespa
         assert p.returncode == 0
         stamps.extend(json.loads(out))
     stamps.sort()
-    # 4 s at 10/s: 40, plus the slack of a fresh limiter; three processes alone would send 3x that.
-    assert 35 <= len(stamps) <= 47
+    # 4 s at 10/s: 40, the slack of a fresh limiter (6) and one late acquire per process; three
+    # processes limiting alone would send 3x that.
+    assert 35 <= len(stamps) <= 50
     per_2s = max(sum(1 for t in stamps if s <= t < s + 2.0) for s in stamps)
     assert per_2s <= 2.0 * 10 * 1.10 + 5
