@@ -1,25 +1,26 @@
 """The one seam through which generation calls its generator model (Mt).
 
-``open_generator`` builds Mt the way the engine builds the attack generator (the target's adapter
-under the run's limiter and retry policy, ``PacedAdapter`` + ``AdapterGenerator``), adds a JSON
-``response_format`` where the endpoint takes one, and meters every attempt against the run's
-budget with the engine's ``Budget`` and ``price_for``. Nothing else in ``gateway.generation``
-touches adapters, limits or retries: pointing this function at another policy layer is enough.
+``open_generator`` calls Mt the way the engine calls the attack generator: the target's adapter,
+built by the adapter registry, behind a ``PolicyAdapter`` over a ``CallPolicy`` (its own
+``LimiterRegistry``, the run's retry policy) wrapped by ``AdapterGenerator``. The adapter sends a
+JSON ``response_format`` where the endpoint takes one (``AdapterTarget.extra_body``), and the
+policy adapter spends the run's ``Budget`` at the target's ``Price``. Nothing else in
+``gateway.generation`` touches adapters, limits, retries or spending.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-from core.protocols import TargetAdapter, TextGenerator
+from core.errors import InputError
+from core.protocols import TextGenerator
 from core.redaction import Redactor
-from core.tokens import text_tokens
-from core.types import AttemptResult, ChatRequest, Outcome
+from gateway.budget import Budget, price_for
 from gateway.config import DecodingSetting, RunConfig, TargetConfig
-from gateway.dispatch import Budget, Price, price_for
+from gateway.policy import CallPolicy, LimiterRegistry, PolicyAdapter
 
 ResponseFormat = Literal["auto", "json_schema", "json_object", "none"]
 
@@ -61,45 +62,6 @@ def _auto_format(target: TargetConfig) -> ResponseFormat:
     return "json_schema" if supported else "none"
 
 
-class MeteredAdapter:
-    """An adapter that charges each attempt to the budget and refuses to send once it is spent."""
-
-    def __init__(self, inner: TargetAdapter, budget: Budget, price: Price) -> None:
-        self._inner = inner
-        self._budget = budget
-        self._price = price
-
-    @property
-    def limit_key(self) -> str:
-        """The wrapped adapter's limit key."""
-        return self._inner.limit_key
-
-    @property
-    def name(self) -> str:
-        """The wrapped adapter's name."""
-        return self._inner.name
-
-    async def send(self, request: ChatRequest) -> AttemptResult:
-        """Send once, unless the budget is spent (then a final, unsent failure)."""
-        budget = self._budget
-        if not budget.check():
-            return AttemptResult(Outcome.FAILED_PERMANENT, error=budget.reason, vendor_code="budget")
-        budget.calls += 1
-        result = await self._inner.send(request)
-        if result.usage is not None:
-            prompt, completion = result.usage.prompt_tokens, result.usage.completion_tokens
-        elif result.outcome in (Outcome.COMPLETED, Outcome.INCOMPLETE, Outcome.BLOCKED_BY_VENDOR):
-            prompt, completion = text_tokens(request.prompt), text_tokens(result.text)
-        else:
-            prompt = completion = 0
-        budget.spent_usd += self._price.cost(prompt, completion)
-        return result
-
-    async def aclose(self) -> None:
-        """Close the wrapped adapter."""
-        await self._inner.aclose()
-
-
 @dataclass(frozen=True, slots=True)
 class Generator:
     """Mt, ready to call: the text generator, its provenance label and the budget it spends."""
@@ -118,18 +80,29 @@ async def open_generator(
     schema: Mapping[str, Any],
     response_format: ResponseFormat = "auto",
 ) -> AsyncIterator[Generator]:
-    """Mt behind ``target``, under ``run``'s retry policy and budget; closed on exit."""
-    from attacks.generator import AdapterGenerator
-    from gateway.sdk import PacedAdapter, api_key, build_adapter
+    """Mt behind ``target``, under ``run``'s limits, retry policy and budget; closed on exit.
 
+    Raises ``InputError`` when ``run`` caps spending in USD but no price is known for ``target``.
+    """
+    from adapters.registry import default_registry
+    from attacks.generator import AdapterGenerator
+    from gateway.sdk import api_key
+
+    price = price_for(target)
+    if run.budget.max_usd is not None and not price.known:
+        raise InputError(
+            f"budget.max_usd is set but no price is known for generator {target.name}: "
+            "add `prices: {input_per_1m: ..., output_per_1m: ...}` to it"
+        )
+    settings = target.adapter_target(api_key(target), redactor)
     fmt = response_format_for(target, response_format, schema)
-    inner = build_adapter(
-        target, api_key(target), redactor, extra_params={"response_format": fmt} if fmt else None
-    )
+    if fmt is not None:
+        settings = replace(settings, extra_body={**settings.extra_body, "response_format": fmt})
+    inner = default_registry().get(target.adapter).create(settings)
+    policy = CallPolicy(run.retry, LimiterRegistry([(inner.limit_key, target.limits)]))
     budget = Budget(max_usd=run.budget.max_usd, max_calls=run.budget.max_calls)
-    paced = PacedAdapter(MeteredAdapter(inner, budget, price_for(target)), run, target)
     generator = AdapterGenerator(
-        paced,
+        PolicyAdapter(inner, policy, budget=budget, price=price),
         label=target.model,
         decoding=target.decoding.over(GENERATOR_DECODING),
         timeout_s=run.request.timeout_s,

@@ -146,7 +146,7 @@ def _cost_model(
     if max_usd is not None:
         if cfg is None:
             raise InputError("--max-usd needs --config (its targets price each case)")
-        from gateway.dispatch import price_for
+        from gateway.budget import price_for
         from gateway.planner import TargetPlan
 
         plans = [(price_for(t), TargetPlan.of(cfg, t)) for t in cfg.targets]
