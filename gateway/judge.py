@@ -48,6 +48,7 @@ class JudgeUsage:
     cost_usd: float = 0.0
     items: int = 0
     errors: int = 0
+    rate_limited: int = 0
 
 
 class JudgeCritic:
@@ -76,7 +77,6 @@ class JudgeCritic:
         self._max_text_chars = max_text_chars
         self._redactor = redactor or Redactor([])
         self._escaper = Escaper()
-        self._counters = RetryCounters()
         self.usage = JudgeUsage()
         # A judge should be as repeatable as the vendor allows: temperature 0 unless the config says.
         self._decoding = target.decoding.over(
@@ -117,13 +117,15 @@ class JudgeCritic:
         async with self._slots:
             if not self._budget.check():
                 return self._error(item.id, f"judge {self._budget.reason}")
-            before_calls, before_retries = self._counters.calls, self._counters.retries
-            outcome = await self._policy.call(self._adapter, self.request(item, Fence.new()), self._counters)
-            self._budget.calls += self._counters.calls - before_calls
+            # Counters per item: concurrent items would blur one shared counter's before/after.
+            counters = RetryCounters()
+            outcome = await self._policy.call(self._adapter, self.request(item, Fence.new()), counters)
+            self._budget.calls += counters.calls
         result = outcome.result
         self.usage.items += 1
-        self.usage.calls += self._counters.calls - before_calls
-        self.usage.retries += self._counters.retries - before_retries
+        self.usage.calls += counters.calls
+        self.usage.retries += counters.retries
+        self.usage.rate_limited += counters.rate_limited
         if result.usage is not None:
             cost = self._price.cost(result.usage.prompt_tokens, result.usage.completion_tokens)
             self.usage.prompt_tokens += result.usage.prompt_tokens

@@ -145,6 +145,18 @@ def _print_estimate(est: RunEstimate) -> None:
     Console().print(table)
     total = "unknown" if est.cost_usd is None else f"${est.cost_usd:.4f}"
     typer.echo(f"total: {est.calls:,} calls, {total}; nothing was sent")
+    j = est.judge
+    if j is not None:
+        cost = "unknown (no price)" if j.cost_max_usd is None else f"${j.cost_max_usd:.4f}"
+        line = f"critic {j.name}: at most {j.calls_max:,} judge calls, {cost}"
+        if j.first_stage_share > 0:
+            expected = "unknown" if j.cost_expected_usd is None else f"${j.cost_expected_usd:.4f}"
+            line += (
+                f"; expected {j.calls_expected:,} calls, {expected} if the cascade's first stage "
+                f"decides {j.first_stage_share:.0%} (its share on the demo run; depends on how often "
+                "the targets refuse cleanly)"
+            )
+        typer.echo(line)
 
 
 def _print_result(result: RunResult) -> None:

@@ -21,7 +21,7 @@ from gateway.policy import CallPolicy, LimiterRegistry
 from gateway.sdk import build_adapter, build_judge, run
 from simulator import SimulatedVendor
 
-FAST_RETRY = {"max_attempts": 4, "initial_wait_s": 0.01, "max_wait_s": 0.05, "deadline_s": 30}
+FAST_RETRY = {"max_attempts": 12, "initial_wait_s": 0.01, "max_wait_s": 0.05, "deadline_s": 30}
 PRICES = {"input_per_1m": 1.0, "output_per_1m": 2.0}
 
 
@@ -158,3 +158,22 @@ def test_judge_config_needs_a_target() -> None:
                 "critic": {"cascade": ["rules", "judge"]},
             }
         )
+
+
+async def test_estimate_counts_judge_calls_and_the_cascade_assumption() -> None:
+    from gateway.estimate import CASCADE_ASSUMED_FIRST_STAGE_SHARE, estimate
+
+    url = "http://127.0.0.1:9/v1"
+    alone = await estimate(config("sqlite://", url, {"backend": "judge", "target": judge_target(url)}))
+    cascade = await estimate(
+        config("sqlite://", url, {"cascade": ["rules", "judge"], "target": judge_target(url)})
+    )
+    assert alone.judge is not None
+    assert cascade.judge is not None
+    assert alone.judge.calls_max == alone.calls  # one judge call per response
+    assert alone.judge.calls_expected == alone.calls
+    assert cascade.judge.calls_expected == round(alone.calls * (1 - CASCADE_ASSUMED_FIRST_STAGE_SHARE))
+    assert alone.judge.cost_max_usd is not None
+    assert alone.judge.cost_max_usd > 0
+    rules_only = await estimate(config("sqlite://", url, {"backend": "rules"}))
+    assert rules_only.judge is None
