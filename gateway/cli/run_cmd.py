@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -212,11 +212,18 @@ def runs_show(
     db: Annotated[str | None, typer.Option("--db", help=_DB_HELP)] = None,
 ) -> None:
     """A run's status, targets, outcomes, spend and verdicts."""
-    result = asyncio.run(_show(ref, db or _default_db()))
+    result, usage = asyncio.run(_show(ref, db or _default_db()))
     _print_result(result)
+    for u in usage:
+        typer.echo(
+            f"  critic {u.critic}@{u.critic_version}: {u.calls:,} judge calls ({u.retries:,} retries) "
+            f"for {u.items:,} items, {u.prompt_tokens + u.completion_tokens:,} tokens, ${u.cost_usd:.4f} "
+            f"(apart from the targets' spend); {u.errors:,} critic errors"
+        )
 
 
-async def _show(ref: str, db_url: str) -> RunResult:
+async def _show(ref: str, db_url: str) -> tuple[RunResult, list[Any]]:
+    from db.critic_records import critic_usage
     from db.store import StoreError
     from gateway.pipeline import collect_result
 
@@ -228,7 +235,7 @@ async def _show(ref: str, db_url: str) -> RunResult:
             raise _fail(str(exc)) from None
         if run is None:
             raise _fail(f"no run matches {ref!r}")
-        return await collect_result(store, run.id, None, [], None)
+        return await collect_result(store, run.id, None, [], None), await critic_usage(store.engine, run.id)
     finally:
         await store.close()
 

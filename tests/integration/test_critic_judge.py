@@ -3,10 +3,12 @@ end to end against the simulated vendor's ``sim-judge`` on loopback."""
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from typing import Any
 
 import pytest
+from cli_helpers import seval
 from sqlalchemy import select
 
 from core.redaction import Redactor
@@ -72,6 +74,10 @@ async def test_judge_backend_scores_a_run_and_records_its_cost(db_url: str) -> N
     assert u.calls >= u.items  # transient faults were retried through the policy
     assert u.cost_usd > 0
     assert u.errors == 0
+    shown = await asyncio.to_thread(seval, "runs", "show", result.run_id, "--db", db_url)
+    assert shown.returncode == 0, shown.stderr
+    assert f"critic judge:simjudge@{u.critic_version}: {u.calls:,} judge calls" in shown.stdout
+    assert f"${u.cost_usd:.4f}" in shown.stdout
 
 
 async def test_cascade_decides_clean_refusals_with_rules_and_the_rest_with_the_judge(db_url: str) -> None:
