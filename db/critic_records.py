@@ -5,14 +5,19 @@ human labels (``critic_validations``). Functions over the store's engine; values
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Join, Table, and_, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from db.tables import CriticUsageRow, CriticValidationRow, utcnow
+from core.types import VerdictStatus
+from db.tables import CaseRow, CriticUsageRow, CriticValidationRow, ResponseRow, VerdictRow, utcnow
 
 _USAGE: Table = CriticUsageRow.__table__  # type: ignore[attr-defined]
 _VALIDATIONS: Table = CriticValidationRow.__table__  # type: ignore[attr-defined]
+_VERDICTS: Table = VerdictRow.__table__  # type: ignore[attr-defined]
+_RESPONSES: Table = ResponseRow.__table__  # type: ignore[attr-defined]
+_CASES: Table = CaseRow.__table__  # type: ignore[attr-defined]
 _COUNTS = ("calls", "retries", "prompt_tokens", "completion_tokens", "cost_usd", "items", "errors")
 
 
@@ -126,3 +131,144 @@ async def latest_validations(
             .order_by(_VALIDATIONS.c.lang)
         )
         return [ValidationRecord(**{f: r._mapping[f] for f in ValidationRecord.__slots__}) for r in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class LabelPairCount:
+    """How many responses of one dimension critic A labelled ``label_a`` and critic B ``label_b``."""
+
+    dimension: str
+    label_a: str
+    label_b: str
+    n: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewItem:
+    """One response two critics both scored, for human review (texts only when asked for)."""
+
+    work_key: str
+    target: str
+    lang: str
+    dimension: str
+    risk_id: str
+    kind: str
+    attack: str | None
+    label_a: str
+    label_b: str
+    prompt: str | None
+    response: str | None
+
+
+def _paired(run_id: str, a: tuple[str, str], b: tuple[str, str]) -> tuple[Any, Any, Join]:
+    """Responses of the run joined to critic A's and critic B's SCORED verdicts (aliases va, vb)."""
+    va, vb = _VERDICTS.alias("va"), _VERDICTS.alias("vb")
+    scored = VerdictStatus.SCORED.value
+    join = (
+        _RESPONSES.join(
+            va,
+            and_(
+                va.c.run_id == _RESPONSES.c.run_id,
+                va.c.work_key == _RESPONSES.c.work_key,
+                va.c.critic == a[0],
+                va.c.critic_version == a[1],
+                va.c.status == scored,
+            ),
+        ).join(
+            vb,
+            and_(
+                vb.c.run_id == _RESPONSES.c.run_id,
+                vb.c.work_key == _RESPONSES.c.work_key,
+                vb.c.critic == b[0],
+                vb.c.critic_version == b[1],
+                vb.c.status == scored,
+            ),
+        )
+    )
+    return va, vb, join
+
+
+async def label_pairs(
+    engine: AsyncEngine, run_id: str, a: tuple[str, str], b: tuple[str, str]
+) -> list[LabelPairCount]:
+    """Counts of (dimension, A's label, B's label) over responses both critics (name, version) scored."""
+    va, vb, join = _paired(run_id, a, b)
+    query = (
+        select(_RESPONSES.c.dimension, va.c.label, vb.c.label.label("label_b"), func.count())
+        .select_from(join)
+        .where(_RESPONSES.c.run_id == run_id)
+        .group_by(_RESPONSES.c.dimension, va.c.label, vb.c.label)
+        .order_by(_RESPONSES.c.dimension, va.c.label, vb.c.label)
+    )
+    async with engine.connect() as conn:
+        rows = (await conn.execute(query)).all()
+    return [LabelPairCount(str(d), str(la), str(lb), int(n)) for d, la, lb, n in rows]
+
+
+async def review_items(
+    engine: AsyncEngine,
+    run_id: str,
+    a: tuple[str, str],
+    b: tuple[str, str],
+    *,
+    disagreements_only: bool,
+    include_text: bool,
+    limit: int | None = None,
+) -> list[ReviewItem]:
+    """Responses both critics scored (only those they label differently with ``disagreements_only``),
+    in work-key order; prompt and response texts only with ``include_text``."""
+    va, vb, join = _paired(run_id, a, b)
+    cols = [
+        _RESPONSES.c.work_key,
+        _RESPONSES.c.target,
+        _RESPONSES.c.lang,
+        _RESPONSES.c.dimension,
+        _RESPONSES.c.risk_id,
+        _RESPONSES.c.kind,
+        _RESPONSES.c.attack,
+        va.c.label.label("label_a"),
+        vb.c.label.label("label_b"),
+    ]
+    if include_text:
+        join = join.join(_CASES, _CASES.c.id == _RESPONSES.c.case_id)
+        cols += [_CASES.c.text.label("prompt"), _RESPONSES.c.text.label("response")]
+    query = select(*cols).select_from(join).where(_RESPONSES.c.run_id == run_id)
+    if disagreements_only:
+        query = query.where(va.c.label != vb.c.label)
+    query = query.order_by(_RESPONSES.c.work_key)
+    if limit is not None:
+        query = query.limit(limit)
+    async with engine.connect() as conn:
+        rows = (await conn.execute(query)).mappings().all()
+    return [
+        ReviewItem(
+            work_key=r["work_key"],
+            target=r["target"],
+            lang=r["lang"],
+            dimension=r["dimension"],
+            risk_id=r["risk_id"],
+            kind=r["kind"],
+            attack=r["attack"],
+            label_a=r["label_a"],
+            label_b=r["label_b"],
+            prompt=r["prompt"] if include_text else None,
+            response=r["response"] if include_text else None,
+        )
+        for r in rows
+    ]
+
+
+async def texts_of(engine: AsyncEngine, run_id: str, work_keys: list[str]) -> dict[str, tuple[str, str]]:
+    """(prompt, response) of the given responses of ``run_id``, by work key (missing keys left out)."""
+    out: dict[str, tuple[str, str]] = {}
+    for start in range(0, len(work_keys), 500):
+        chunk = work_keys[start : start + 500]
+        query = (
+            select(_RESPONSES.c.work_key, _CASES.c.text, _RESPONSES.c.text)
+            .select_from(_RESPONSES.join(_CASES, _CASES.c.id == _RESPONSES.c.case_id))
+            .where(_RESPONSES.c.run_id == run_id, _RESPONSES.c.work_key.in_(chunk))
+        )
+        async with engine.connect() as conn:
+            for key, prompt, response in (await conn.execute(query)).all():
+                out[str(key)] = (str(prompt), str(response))
+    return out
