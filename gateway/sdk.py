@@ -168,6 +168,22 @@ def build_adapter(
     return default_registry().get(target.adapter).create(settings)
 
 
+@contextlib.asynccontextmanager
+async def open_critic(config: RunConfig | str | Path) -> AsyncIterator[Critic]:
+    """The critic a run config's ``critic:`` section names, on its own (``seval critique --config``,
+    ``seval critic validate --config``): a judge stage gets its adapter and a call policy of its own."""
+    cfg = resolve_config(config)
+    redactor = Redactor.from_env(cfg.key_env_names())
+    async with contextlib.AsyncExitStack() as stack:
+        judge = _judge_adapter(cfg, redactor)
+        keyed = []
+        if judge is not None and cfg.critic.target is not None:
+            stack.push_async_callback(judge.aclose)
+            keyed.append((judge.limit_key, cfg.critic.target.limits))
+        policy = CallPolicy(cfg.retry, LimiterRegistry(keyed))
+        yield await stack.enter_async_context(_critic(cfg, policy, judge, redactor))
+
+
 def _judge_adapter(cfg: RunConfig, redactor: Redactor) -> TargetAdapter | None:
     """The judge model's own adapter (before the policy governs it), when a critic stage is ``judge``."""
     target = cfg.critic.target
