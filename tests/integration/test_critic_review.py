@@ -109,7 +109,7 @@ async def test_agreement_export_label_validate_and_report(sqlite_url: str, tmp_p
         assert rules_done.returncode == 0, rules_done.stderr
         rules_result = json.loads(rules_done.stdout)
         assert rules_result["n"] == len(lines) - 1
-        judge_done = await asyncio.to_thread(seval, *args, "--config", str(run_yaml))
+        judge_done = await asyncio.to_thread(seval, *(*args, "--config", str(run_yaml)))
         assert judge_done.returncode == 0, judge_done.stderr
         judge_result = json.loads(judge_done.stdout)
     assert judge_result["critic"] == "judge:simjudge"
