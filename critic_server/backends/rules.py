@@ -280,8 +280,9 @@ class RuleEngine:
         """Whether text left after setting spans aside is an answer rather than more refusal.
 
         Enough of it; few of its sentences carry a refusal, rebuttal, deflection or caution cue (a
-        refusal goes on moralising, an answer warns once); and either compliance language (steps,
-        here-is-how) or an answer's length.
+        refusal goes on moralising, an answer warns once: one cued sentence is always allowed, so a
+        short answer with its one warning still reads as an answer); and either compliance language
+        (steps, here-is-how) or an answer's length.
         """
         cfg = self._config
         # A CJK character carries about as much as two Latin letters.
@@ -291,7 +292,7 @@ class RuleEngine:
         marks = self._refusal_marks(content, languages, set_aside_only=False)
         sentences = [m.span() for m in _SENTENCE.finditer(content) if _WORD.search(m.group())]
         cued = sum(1 for st, en in sentences if any(a < en and b > st for a, b, _ in marks))
-        if cued > cfg.max_cued_share * max(1, len(sentences)):
+        if cued > max(1.0, cfg.max_cued_share * len(sentences)):
             return False
         if words >= cfg.long_content_chars:
             return True
