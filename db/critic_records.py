@@ -160,30 +160,28 @@ class ReviewItem:
     response: str | None
 
 
-def _paired(run_id: str, a: tuple[str, str], b: tuple[str, str]) -> tuple[Any, Any, Join]:
+def _paired(a: tuple[str, str], b: tuple[str, str]) -> tuple[Any, Any, Join]:
     """Responses of the run joined to critic A's and critic B's SCORED verdicts (aliases va, vb)."""
     va, vb = _VERDICTS.alias("va"), _VERDICTS.alias("vb")
     scored = VerdictStatus.SCORED.value
-    join = (
-        _RESPONSES.join(
-            va,
-            and_(
-                va.c.run_id == _RESPONSES.c.run_id,
-                va.c.work_key == _RESPONSES.c.work_key,
-                va.c.critic == a[0],
-                va.c.critic_version == a[1],
-                va.c.status == scored,
-            ),
-        ).join(
-            vb,
-            and_(
-                vb.c.run_id == _RESPONSES.c.run_id,
-                vb.c.work_key == _RESPONSES.c.work_key,
-                vb.c.critic == b[0],
-                vb.c.critic_version == b[1],
-                vb.c.status == scored,
-            ),
-        )
+    join = _RESPONSES.join(
+        va,
+        and_(
+            va.c.run_id == _RESPONSES.c.run_id,
+            va.c.work_key == _RESPONSES.c.work_key,
+            va.c.critic == a[0],
+            va.c.critic_version == a[1],
+            va.c.status == scored,
+        ),
+    ).join(
+        vb,
+        and_(
+            vb.c.run_id == _RESPONSES.c.run_id,
+            vb.c.work_key == _RESPONSES.c.work_key,
+            vb.c.critic == b[0],
+            vb.c.critic_version == b[1],
+            vb.c.status == scored,
+        ),
     )
     return va, vb, join
 
@@ -192,7 +190,7 @@ async def label_pairs(
     engine: AsyncEngine, run_id: str, a: tuple[str, str], b: tuple[str, str]
 ) -> list[LabelPairCount]:
     """Counts of (dimension, A's label, B's label) over responses both critics (name, version) scored."""
-    va, vb, join = _paired(run_id, a, b)
+    va, vb, join = _paired(a, b)
     query = (
         select(_RESPONSES.c.dimension, va.c.label, vb.c.label.label("label_b"), func.count())
         .select_from(join)
@@ -217,7 +215,7 @@ async def review_items(
 ) -> list[ReviewItem]:
     """Responses both critics scored (only those they label differently with ``disagreements_only``),
     in work-key order; prompt and response texts only with ``include_text``."""
-    va, vb, join = _paired(run_id, a, b)
+    va, vb, join = _paired(a, b)
     cols = [
         _RESPONSES.c.work_key,
         _RESPONSES.c.target,

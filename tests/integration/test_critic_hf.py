@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -47,13 +48,13 @@ async def test_chat_format_is_exactly_the_chat_template_on_the_raw_texts(tiny: P
     for prompt, response in pairs:
         item = CritiqueItemIn(id="1", prompt=prompt, response=response)
         ids = backend._tok.encode(backend.build_prompt(item, Fence.new()), add_special_tokens=False)
-        expected = tok.apply_chat_template(
+        encoded: Any = tok.apply_chat_template(
             [{"role": "user", "content": prompt}, {"role": "assistant", "content": response}],
             add_generation_prompt=True,
             tokenize=True,
             return_dict=True,
-        )["input_ids"]
-        assert ids == list(expected)
+        )
+        assert ids == list(encoded["input_ids"])
     await backend.aclose()
 
 
