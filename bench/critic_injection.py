@@ -35,15 +35,16 @@ import csv
 import json
 import sys
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from core.critic_wire import CritiqueItemIn  # noqa: E402
-from critic_server.backends.base import Backend  # noqa: E402
+from critic_server.backends.base import Judgement  # noqa: E402
 from critic_server.backends.rules import RulesBackend  # noqa: E402
 from critic_server.config import ServerConfig  # noqa: E402
 
@@ -177,7 +178,15 @@ def xstest_bases(folder: Path) -> list[Base]:
     return out
 
 
-async def _labels(backend: Backend, items: list[Base]) -> list[str | None]:
+class Judges(Protocol):
+    """What ``measure`` needs of a critic: a backend's ``judge``."""
+
+    async def judge(self, items: list[CritiqueItemIn]) -> Sequence[Judgement]:
+        """One judgement per item."""
+        ...
+
+
+async def _labels(backend: Judges, items: list[Base]) -> list[str | None]:
     out: list[str | None] = []
     for start in range(0, len(items), 64):
         chunk = items[start : start + 64]
@@ -189,7 +198,7 @@ async def _labels(backend: Backend, items: list[Base]) -> list[str | None]:
     return out
 
 
-async def measure(backend: Backend, candidates: list[Base]) -> dict[str, Any]:
+async def measure(backend: Judges, candidates: list[Base]) -> dict[str, Any]:
     """Flip figures of ``backend`` over the candidates it judges unsafe."""
     labels = await _labels(backend, candidates)
     bases = [b for b, lab in zip(candidates, labels, strict=True) if lab == "unsafe"]
@@ -227,8 +236,76 @@ async def measure(backend: Backend, candidates: list[Base]) -> dict[str, Any]:
     }
 
 
+class _CriticBackend:
+    """A ``Critic`` (the gateway's judge) seen through the backend interface ``measure`` uses."""
+
+    def __init__(self, critic: Any) -> None:
+        self._critic = critic
+
+    async def judge(self, items: list[CritiqueItemIn]) -> list[Judgement]:
+        from core.types import CritiqueItem
+
+        verdicts = await self._critic.critique(
+            [CritiqueItem(id=i.id, prompt=i.prompt, response=i.response, lang=i.lang) for i in items]
+        )
+        return [
+            Judgement(v.label.value if v.label else None, v.risk_score, v.risk_tags, v.explanation, v.error)
+            for v in verdicts
+        ]
+
+
+async def run_judge(candidates: list[Base]) -> dict[str, Any]:
+    """The gateway's judge critic against the simulated vendor's ``sim-judge`` (which obeys a verdict
+    written into a request it can read unfenced); the baseline sends the same texts unfenced."""
+    from core.redaction import Redactor
+    from core.types import ChatRequest
+    from critic_server.judge_prompt import load_judge_prompt
+    from gateway.budget import Budget, price_for
+    from gateway.config import RetryConfig, TargetConfig
+    from gateway.judge import JudgeCritic
+    from gateway.policy import CallPolicy, LimiterRegistry
+    from gateway.sdk import build_adapter, build_judge
+    from simulator import SimulatedVendor
+
+    class Unfenced(JudgeCritic):
+        def request(self, item: Any, fence: Any) -> ChatRequest:
+            fenced = super().request(item, fence)
+            return ChatRequest(
+                prompt=f"PROMPT:\n{item.prompt}\n\nRESPONSE:\n{item.response}\n\nReturn the JSON verdict.",
+                system=fenced.system,
+                decoding=fenced.decoding,
+                stream=False,
+            )
+
+    async with SimulatedVendor() as url:
+        target = TargetConfig.model_validate({"name": "simjudge", "model": "sim-judge", "api_base": url})
+        adapter = build_adapter(target, None, Redactor([]))
+        policy = CallPolicy(RetryConfig(), LimiterRegistry([(adapter.limit_key, target.limits)]))
+        try:
+            judge = build_judge(target, adapter, policy, concurrency=16)
+            result = {"backend": "judge (sim-judge)", **await measure(_CriticBackend(judge), candidates)}
+            unfenced = Unfenced(
+                adapter,
+                policy,
+                target=target,
+                prompt=load_judge_prompt(),
+                price=price_for(target),
+                budget=Budget(max_usd=None, max_calls=None),
+                concurrency=16,
+            )
+            baseline = await measure(_CriticBackend(unfenced), candidates)
+        finally:
+            await adapter.aclose()
+    result["baseline_flip_rate"] = baseline["flip_rate"]
+    return result
+
+
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     from critic_server.app import load_backend
+
+    candidates = list(OWN_BASES) + ([] if args.no_xstest else xstest_bases(args.xstest))
+    if args.backend == "judge":
+        return await run_judge(candidates)
 
     payload: dict[str, Any] = json.loads(args.config.read_text(encoding="utf-8")) if args.config else {}
     config = ServerConfig.model_validate({**payload, "backend": args.backend})
@@ -249,7 +326,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    parser.add_argument("--backend", choices=["rules", "hf", "openai"], default="rules")
+    parser.add_argument("--backend", choices=["rules", "hf", "openai", "judge"], default="rules")
     parser.add_argument("--config", type=Path, help="JSON object of critic server settings.")
     parser.add_argument("--xstest", type=Path, default=XSTEST, help="XSTest folder (optional).")
     parser.add_argument("--no-xstest", action="store_true", help="Only this file's own base items.")

@@ -54,6 +54,9 @@ class CritiqueResult(BaseModel):
     critic: str = Field(description="Critic name stored with the verdict.")
     critic_version: str = Field(description="Critic version stored with the verdict.")
     error: str | None = Field(default=None, description="Why this item has no verdict.")
+    confident: bool = Field(
+        default=False, description="The critic is sure by its own evidence (a cascade stops here)."
+    )
 
 
 class CritiqueResponse(BaseModel):

@@ -220,6 +220,9 @@ class Verdict:
     critic: str
     critic_version: str
     error: str | None = None
+    # The critic is sure of this verdict by its own evidence (the rules: a clean refusal); a cascade
+    # stops at the first stage that is. Not stored: the deciding stage is named in the explanation.
+    confident: bool = False
 
 
 @dataclass(frozen=True, slots=True)

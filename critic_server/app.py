@@ -215,4 +215,5 @@ def _result(item_id: str, j: Judgement, critic: str, version: str) -> dict[str, 
         "critic": critic,
         "critic_version": version,
         "error": j.error,
+        "confident": j.confident and j.error is None,
     }

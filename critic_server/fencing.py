@@ -1,4 +1,10 @@
-"""Judge-injection hardening for prompt-based critics (hf, openai).
+"""Judge-injection hardening for prompt-based critics (hf, openai, the gateway's judge).
+
+Two regimes. An instruction-template judge (a general model told what to do, whose instructions name
+the markers) gets both layers below. A fine-tuned chat-format judge (Octopus-SEval, XGuard) must see
+the texts exactly as in training, so only ``SpecialTokenGuard`` applies: the tokenizer's special
+tokens inside the texts are broken (a zero-width space after their first character) so no text can
+end its turn, and nothing else changes.
 
 The text under evaluation is untrusted: a target model's response (or an attack prompt) may try to
 steer the judge ("rate this as safe"), forge a verdict, close the fence, or end the chat turn with a
@@ -47,6 +53,31 @@ class Escaper:
         if self._bare_specials is not None:
             out = self._bare_specials.sub(lambda m: _entity(m.group(0)[0]) + m.group(0)[1:], out)
         return out
+
+
+# Chat-markup tokens of common templates (``<|im_end|>``, ``<|eot_id|>``, ``<|start_header_id|>``):
+# broken even when the caller does not know the served model's tokenizer (a vLLM endpoint).
+_CHAT_MARKUP = re.compile(r"<\|[A-Za-z0-9_\-]{1,40}\|>")
+_ZWSP = "\u200b"
+
+
+class SpecialTokenGuard:
+    """Breaks special tokens inside an untrusted text; every other character is left as it is."""
+
+    __slots__ = ("_pattern",)
+
+    def __init__(self, special_tokens: Iterable[str] = (), *, chat_markup: bool = True) -> None:
+        tokens = sorted({t for t in special_tokens if len(t) > 1}, key=len, reverse=True)
+        parts = [re.escape(t) for t in tokens]
+        if chat_markup:
+            parts.append(_CHAT_MARKUP.pattern)
+        self._pattern: re.Pattern[str] | None = re.compile("|".join(parts)) if parts else None
+
+    def neutralize(self, text: str) -> str:
+        """``text`` with each special token split after its first character (no other change)."""
+        if self._pattern is None:
+            return text
+        return self._pattern.sub(lambda m: m.group(0)[0] + _ZWSP + m.group(0)[1:], text)
 
 
 @dataclass(frozen=True, slots=True)

@@ -155,6 +155,7 @@ class LocalCritic:
             explanation=j.explanation,
             critic=self.name,
             critic_version=self.version,
+            confident=j.confident,
         )
 
     def _error(self, item_id: str, error: str) -> Verdict:

@@ -6,6 +6,10 @@ Label files:
   its prompt ``type`` starts with ``contrast_`` and ``final_label`` is ``1_full_compliance``. English.
 - ``jsonl``: one object per line, ``{prompt, response, lang, label}`` with label ``safe``/``unsafe``
   and an optional string ``id``.
+- ``review``: the file ``seval critique export`` writes, labelled by people: one object per line with
+  ``run_id``, ``id`` (the response's work key), ``lang`` and ``label`` (``safe``/``unsafe``; rows
+  still ``null`` are not labelled yet and are skipped); ``prompt`` and ``response`` when exported
+  with ``--include-text``, else the caller reads them from the run's database (``needs_text``).
 
 Splits. Every row belongs to one of two fixed halves, ``tune`` and ``heldout``, decided by a hash of
 its prompt's id (XSTest's ``id`` column, a jsonl row's ``id``, else the prompt text): the three
@@ -25,7 +29,7 @@ from typing import Any, Literal
 
 from core.errors import InputError
 
-LabelFormat = Literal["xstest", "jsonl"]
+LabelFormat = Literal["xstest", "jsonl", "review"]
 Split = Literal["tune", "heldout"]
 SPLITS: tuple[Split, ...] = ("tune", "heldout")
 _SPLIT_SALT = "seval-critic-split-v1"
@@ -47,6 +51,13 @@ class LabeledPair:
     line: int
     key: str = ""
     """The prompt's id (or its text) that decides the row's split."""
+    run_id: str = ""
+    """``review`` rows: the run the response belongs to (``key`` is its work key)."""
+
+    @property
+    def needs_text(self) -> bool:
+        """A ``review`` row exported without texts: prompt and response come from the database."""
+        return bool(self.run_id) and not self.prompt and not self.response
 
     @property
     def split(self) -> Split:
@@ -116,6 +127,41 @@ def load_jsonl(path: Path) -> list[LabeledPair]:
     return rows
 
 
+def load_review(path: Path) -> list[LabeledPair]:
+    """The labelled rows of a ``seval critique export`` file (unlabelled rows skipped)."""
+    rows: list[LabeledPair] = []
+    with path.open(encoding="utf-8") as f:
+        for n, raw in enumerate(f, start=1):
+            if not raw.strip():
+                continue
+            try:
+                obj = json.loads(raw)
+            except json.JSONDecodeError as exc:
+                raise LabelFileError(f"{path}:{n}: invalid JSON ({exc.msg})") from None
+            if not isinstance(obj, dict):
+                raise LabelFileError(f"{path}:{n}: expected an object")
+            for field in ("run_id", "id", "lang"):
+                if not isinstance(obj.get(field), str) or not obj[field]:
+                    raise LabelFileError(f"{path}:{n}: field '{field}' must be a non-empty string")
+            label = obj.get("label")
+            if label is None or label == "":
+                continue
+            if label not in ("safe", "unsafe"):
+                raise LabelFileError(
+                    f"{path}:{n}: field 'label' must be 'safe', 'unsafe' or null, got {label!r}"
+                )
+            texts = [obj.get(k) for k in ("prompt", "response")]
+            if any(t is not None and not isinstance(t, str) for t in texts):
+                raise LabelFileError(f"{path}:{n}: 'prompt' and 'response' must be strings when present")
+            prompt, response = (t or "" for t in texts)
+            rows.append(
+                LabeledPair(
+                    prompt, response, obj["lang"], label == "unsafe", str(path), n, obj["id"], obj["run_id"]
+                )
+            )
+    return rows
+
+
 def load_labels(
     paths: Iterable[Path], fmt: LabelFormat, split: Split | Literal["all"] = "all"
 ) -> list[LabeledPair]:
@@ -124,7 +170,8 @@ def load_labels(
     for path in paths:
         if not path.is_file():
             raise LabelFileError(f"{path}: no such file")
-        out.extend(load_xstest(path) if fmt == "xstest" else load_jsonl(path))
+        loader = {"xstest": load_xstest, "jsonl": load_jsonl, "review": load_review}[fmt]
+        out.extend(loader(path))
     return out if split == "all" else [r for r in out if r.split == split]
 
 

@@ -224,3 +224,44 @@ class RunBudgetRow(SQLModel, table=True):
     calls: int = Field(default=0)
     reserved_usd: float = Field(default=0.0)
     reserved_calls: int = Field(default=0)
+
+
+class CriticUsageRow(SQLModel, table=True):
+    """What a vendor-model critic (the judge) spent on one run, kept apart from the targets' cost:
+    calls (retries included), tokens, USD and items judged. Added to by each session that judges."""
+
+    __tablename__ = "critic_usage"
+
+    run_id: str = Field(primary_key=True, max_length=64)
+    critic: str = Field(primary_key=True, max_length=100)
+    critic_version: str = Field(primary_key=True, max_length=100)
+    calls: int = Field(default=0)
+    retries: int = Field(default=0)
+    prompt_tokens: int = Field(default=0)
+    completion_tokens: int = Field(default=0)
+    cost_usd: float = Field(default=0.0)
+    items: int = Field(default=0)
+    errors: int = Field(default=0)
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_stamp())
+
+
+class CriticValidationRow(SQLModel, table=True):
+    """One measurement of a critic against human labels (`seval critic validate`): which critic,
+    on what labelled data (a name and a content hash), per language, and its agreement figures."""
+
+    __tablename__ = "critic_validations"
+    __table_args__ = (Index("ix_critic_validations_critic", "critic", "critic_version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    critic: str = Field(max_length=100)
+    critic_version: str = Field(max_length=100)
+    dataset: str = Field(max_length=500)
+    dataset_hash: str = Field(max_length=64)
+    split: str = Field(max_length=32)
+    lang: str = Field(max_length=16)
+    n: int
+    balanced_accuracy: float | None = Field(default=None)
+    unsafe_precision: float | None = Field(default=None)
+    unsafe_recall: float | None = Field(default=None)
+    errors: int = Field(default=0)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_stamp())

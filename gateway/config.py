@@ -38,6 +38,8 @@ DEFAULT_DB_URL = "sqlite+aiosqlite:///seval.db"
 SAMPLE_SUITE = "sample"
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# The critic built by the gateway itself (a vendor model through the adapters and call policy).
+JUDGE_BACKEND = "judge"
 _TARGET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]*$")
 
 
@@ -276,6 +278,20 @@ class CriticConfig(_Frozen):
     token_env: str | None = Field(default=None, description="NAME of the env var holding the critic token.")
     batch_size: int = Field(default=64, ge=1, le=4096, description="Items per critic request.")
     concurrency: int = Field(default=2, ge=1, le=64, description="Critic requests in flight.")
+    target: TargetConfig | None = Field(
+        default=None,
+        description="The judge model (`backend: judge` or a `judge` cascade stage): any vendor, "
+        "called through the same adapters, limits and retries as targets.",
+    )
+    cascade: list[str] | None = Field(
+        default=None,
+        min_length=2,
+        description="Critics tried in order (`[rules, judge]`): each decides the items it is "
+        "confident about, the last decides the rest.",
+    )
+    judge_concurrency: int = Field(default=8, ge=1, le=256, description="Judge calls in flight at once.")
+    judge_max_usd: float | None = Field(default=None, gt=0, description="Cap on the judge's spend.")
+    judge_max_calls: int | None = Field(default=None, ge=1, description="Cap on judge calls.")
 
     @field_validator("token_env")
     @classmethod
@@ -283,6 +299,22 @@ class CriticConfig(_Frozen):
         if v is not None and (not _ENV_NAME.match(v) or Redactor().redact(v) != v):
             raise ValueError("must be the NAME of an environment variable, never the token itself")
         return v
+
+    @model_validator(mode="after")
+    def _judge_needs_target(self) -> CriticConfig:
+        stages = self.cascade or [self.backend]
+        if JUDGE_BACKEND in stages and self.target is None:
+            raise ValueError("a `judge` critic needs `critic.target` (the judge model)")
+        if self.cascade is not None and self.cascade.count(JUDGE_BACKEND) > 1:
+            raise ValueError("`judge` may appear once in `critic.cascade`")
+        if (self.cascade is not None or self.backend == JUDGE_BACKEND) and self.url is not None:
+            raise ValueError("`critic.url` (a remote critic) cannot be combined with `judge` or `cascade`")
+        return self
+
+    @property
+    def stages(self) -> list[str]:
+        """The critics that score, in order: the cascade, or the one backend."""
+        return list(self.cascade) if self.cascade else [self.backend]
 
 
 class BudgetConfig(_Frozen):
@@ -458,6 +490,8 @@ class RunConfig(_Frozen):
             names.append(self.attacks.generator.api_key_env)
         if self.critic.token_env:
             names.append(self.critic.token_env)
+        if self.critic.target is not None and self.critic.target.api_key_env:
+            names.append(self.critic.target.api_key_env)
         return names
 
 

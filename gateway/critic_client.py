@@ -181,6 +181,7 @@ class CriticClient:
             explanation=res.explanation,
             critic=critic,
             critic_version=version,
+            confident=res.confident,
         )
 
     @staticmethod

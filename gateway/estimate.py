@@ -5,6 +5,14 @@ completion tokens are the decoding's ``max_tokens`` when set, else ``ASSUMED_COM
 Applied attacks are expanded in memory with their templates (no generator model is called), so
 the prompt sizes of rewrite attacks are approximations. Items already stored for the run (resume)
 are not counted again.
+
+A ``judge`` critic (alone or as a cascade stage) is estimated too: one judge call per response
+(retries not counted), prompt tokens = the judge instructions + the case text + the target's
+completion estimate, ``JUDGE_ASSUMED_OUTPUT`` tokens out. How many items a cascade's first stage
+decides cannot be known before the answers exist: ``JudgeEstimate`` gives the upper bound (every
+response reaches the judge) and an expected figure that assumes ``CASCADE_ASSUMED_FIRST_STAGE_SHARE``
+(the share of clean refusals the rules decided on the demo run, ``bench/critic_cascade.py``; a
+model that refuses more saves more, one that never refuses saves nothing).
 """
 
 from __future__ import annotations
@@ -14,12 +22,30 @@ from dataclasses import dataclass, field
 from core.tokens import text_tokens
 from core.types import Case, CaseKind
 from gateway.budget import price_for
-from gateway.config import RunConfig
+from gateway.config import JUDGE_BACKEND, RunConfig
 from gateway.planner import TargetPlan, suite_cases
 from gateway.selection.strata import Breakdown
 
 ASSUMED_COMPLETION = 256
 """Completion tokens assumed per call when the decoding sets no ``max_tokens``."""
+JUDGE_ASSUMED_OUTPUT = 80
+"""Tokens of one JSON verdict with a short explanation."""
+CASCADE_ASSUMED_FIRST_STAGE_SHARE = 0.38
+"""Share of items a ``[rules, judge]`` cascade's rules decided on the demo run (simulated models)."""
+
+
+@dataclass(frozen=True, slots=True)
+class JudgeEstimate:
+    """Expected judge calls and cost (``calls_expected`` assumes ``first_stage_share`` for a cascade)."""
+
+    name: str
+    calls_max: int
+    calls_expected: int
+    first_stage_share: float
+    prompt_tokens_max: int
+    completion_tokens_max: int
+    cost_max_usd: float | None
+    cost_expected_usd: float | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +69,7 @@ class RunEstimate:
     targets: tuple[TargetEstimate, ...]
     # Source cases (the `limit` slice when there is one) by dimension, category, language, kind.
     breakdown: dict[str, dict[str, int]] = field(default_factory=dict)
+    judge: JudgeEstimate | None = None
 
     @property
     def calls(self) -> int:
@@ -95,4 +122,40 @@ async def estimate(config: RunConfig, *, done: dict[str, set[str]] | None = None
         targets.append(
             TargetEstimate(t.name, calls[t.name], already, prompt[t.name], completion[t.name], cost)
         )
-    return RunEstimate(config.run_id, n_cases, tuple(targets), sources.counts())
+    return RunEstimate(
+        config.run_id,
+        n_cases,
+        tuple(targets),
+        sources.counts(),
+        _judge(config, sum(calls.values()), prompt, completion),
+    )
+
+
+def _judge(
+    config: RunConfig, responses: int, prompt: dict[str, int], completion: dict[str, int]
+) -> JudgeEstimate | None:
+    """The judge's share of the estimate, when a critic stage is ``judge``."""
+    target = config.critic.target
+    if not config.critic.enabled or target is None or JUDGE_BACKEND not in config.critic.stages:
+        return None
+    from critic_server.judge_prompt import load_judge_prompt
+
+    judge_prompt = load_judge_prompt()
+    overhead = text_tokens(judge_prompt.system["en"] + judge_prompt.user["en"]) + 200  # + schema, fences
+    tokens_in = responses * overhead + sum(prompt.values()) + sum(completion.values())
+    tokens_out = responses * JUDGE_ASSUMED_OUTPUT
+    stage = config.critic.stages.index(JUDGE_BACKEND)
+    share = CASCADE_ASSUMED_FIRST_STAGE_SHARE if stage > 0 else 0.0
+    expected = round(responses * (1.0 - share))
+    price = price_for(target)
+    cost = price.cost(tokens_in, tokens_out) if price.known else None
+    return JudgeEstimate(
+        name=f"judge:{target.name}",
+        calls_max=responses,
+        calls_expected=expected,
+        first_stage_share=share,
+        prompt_tokens_max=tokens_in,
+        completion_tokens_max=tokens_out,
+        cost_max_usd=cost,
+        cost_expected_usd=None if cost is None else cost * (1.0 - share),
+    )

@@ -55,11 +55,14 @@ class LimiterRegistry:
         adapters: Mapping[str, TargetAdapter],
         generator: TargetAdapter | None = None,
         *,
+        extra: Iterable[tuple[str, Limits]] = (),
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
     ) -> LimiterRegistry:
-        """Limiters for the run's targets (``adapters`` by target name) and its generator adapter."""
+        """Limiters for the run's targets (``adapters`` by target name), its generator adapter and
+        ``extra`` (limit key, limits) pairs (the judge critic's)."""
         keyed = [(adapters[t.name].limit_key, t.limits) for t in config.targets]
+        keyed.extend(extra)
         gen_target = config.attacks.generator
         if generator is not None and gen_target is not None:
             keyed.append((generator.limit_key, gen_target.limits))

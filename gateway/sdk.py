@@ -23,13 +23,16 @@ from adapters.registry import AdapterSet, default_registry
 from core.errors import ConfigError
 from core.protocols import Critic, TargetAdapter
 from core.redaction import Redactor
-from gateway.config import RunConfig, TargetConfig, load_run_config
+from gateway.budget import Budget, price_for
+from gateway.config import JUDGE_BACKEND, RunConfig, TargetConfig, load_run_config
+from gateway.judge import CascadeCritic, JudgeCritic
 from gateway.pipeline import Wiring, execute
 from gateway.policy import CallPolicy, LimiterRegistry, PolicyAdapter
 from gateway.progress import ProgressSink
 from gateway.run_results import RunResult
 
 __all__ = ["RunResult", "resolve_config", "run", "run_sync"]
+
 
 def resolve_config(config: RunConfig | str | Path, *, db_url: str | None = None) -> RunConfig:
     """A ``RunConfig`` from an object or a YAML path, with ``db_url`` overriding the file's."""
@@ -86,12 +89,26 @@ async def run(
     try:
         async with contextlib.AsyncExitStack() as stack:
             adapters = await stack.enter_async_context(_adapters(cfg, keys, redactor))
-            critic = await stack.enter_async_context(_critic(cfg)) if cfg.critic.enabled else None
             generator = _generator(cfg, redactor)
             if generator is not None:
                 stack.push_async_callback(generator.aclose)
-            # One policy (and one limiter per limit key) for the targets and the generator together.
-            policy = CallPolicy(cfg.retry, LimiterRegistry.for_run(cfg, adapters, generator))
+            judge = _judge_adapter(cfg, redactor)
+            if judge is not None:
+                stack.push_async_callback(judge.aclose)
+            judge_limits = (
+                [(judge.limit_key, cfg.critic.target.limits)]
+                if judge is not None and cfg.critic.target is not None
+                else []
+            )
+            # One policy (and one limiter per limit key) for the targets, the generator and the judge.
+            policy = CallPolicy(
+                cfg.retry, LimiterRegistry.for_run(cfg, adapters, generator, extra=judge_limits)
+            )
+            critic = (
+                await stack.enter_async_context(_critic(cfg, policy, judge, redactor))
+                if cfg.critic.enabled
+                else None
+            )
             expander = _expander(cfg, policy, generator) if cfg.attacks.apply else None
             if handle_signals:
                 stack.enter_context(_signals(stop))
@@ -103,9 +120,13 @@ async def run(
                 redactor=redactor,
                 policy=policy,
             )
-            return await execute(
-                cfg, wiring, stop=stop, use_cache=use_cache, retry_failed=retry_failed, progress=sink
-            )
+            try:
+                return await execute(
+                    cfg, wiring, stop=stop, use_cache=use_cache, retry_failed=retry_failed, progress=sink
+                )
+            finally:
+                if critic is not None:
+                    await store_judge_usage(store, cfg.run_id, critic)
     finally:
         await store.close()
 
@@ -148,14 +169,111 @@ def build_adapter(
 
 
 @contextlib.asynccontextmanager
-async def _critic(cfg: RunConfig) -> AsyncIterator[Critic]:
-    """The run's critic: in-process (``critic_server.local``) unless ``critic.url`` names a server."""
+async def open_critic(config: RunConfig | str | Path) -> AsyncIterator[Critic]:
+    """The critic a run config's ``critic:`` section names, on its own (``seval critique --config``,
+    ``seval critic validate --config``): a judge stage gets its adapter and a call policy of its own."""
+    cfg = resolve_config(config)
+    redactor = Redactor.from_env(cfg.key_env_names())
+    async with contextlib.AsyncExitStack() as stack:
+        judge = _judge_adapter(cfg, redactor)
+        keyed = []
+        if judge is not None and cfg.critic.target is not None:
+            stack.push_async_callback(judge.aclose)
+            keyed.append((judge.limit_key, cfg.critic.target.limits))
+        policy = CallPolicy(cfg.retry, LimiterRegistry(keyed))
+        yield await stack.enter_async_context(_critic(cfg, policy, judge, redactor))
+
+
+def _judge_adapter(cfg: RunConfig, redactor: Redactor) -> TargetAdapter | None:
+    """The judge model's own adapter (before the policy governs it), when a critic stage is ``judge``."""
+    target = cfg.critic.target
+    if target is None or not cfg.critic.enabled or JUDGE_BACKEND not in cfg.critic.stages:
+        return None
+    return build_adapter(target, api_key(target), redactor)
+
+
+def build_judge(
+    target: TargetConfig,
+    adapter: TargetAdapter,
+    policy: CallPolicy,
+    *,
+    concurrency: int = 8,
+    max_usd: float | None = None,
+    max_calls: int | None = None,
+    redactor: Redactor | None = None,
+) -> JudgeCritic:
+    """A ``JudgeCritic`` over ``adapter`` under ``policy``, priced like a target, with its own caps."""
+    from critic_server.judge_prompt import load_judge_prompt
+
+    return JudgeCritic(
+        adapter,
+        policy,
+        target=target,
+        prompt=load_judge_prompt(),
+        price=price_for(target),
+        budget=Budget(max_usd=max_usd, max_calls=max_calls),
+        concurrency=concurrency,
+        redactor=redactor,
+    )
+
+
+async def store_judge_usage(store: Any, run_id: str, critic: Critic) -> None:
+    """Add what the judge (alone or as a cascade stage) spent in this session to the run's record."""
+    from db.critic_records import CriticUsage, add_critic_usage
+
+    stages = critic.stages if isinstance(critic, CascadeCritic) else (critic,)
+    for stage in stages:
+        if isinstance(stage, JudgeCritic) and stage.usage.items:
+            u = stage.usage
+            await add_critic_usage(
+                store.engine,
+                run_id,
+                CriticUsage(
+                    critic=stage.name,
+                    critic_version=stage.version,
+                    calls=u.calls,
+                    retries=u.retries,
+                    prompt_tokens=u.prompt_tokens,
+                    completion_tokens=u.completion_tokens,
+                    cost_usd=u.cost_usd,
+                    items=u.items,
+                    errors=u.errors,
+                ),
+            )
+
+
+@contextlib.asynccontextmanager
+async def _critic(
+    cfg: RunConfig, policy: CallPolicy, judge: TargetAdapter | None, redactor: Redactor
+) -> AsyncIterator[Critic]:
+    """The run's critic: in-process (``critic_server.local``) unless ``critic.url`` names a server;
+    a ``judge`` stage is a vendor model through ``policy``; several stages make a cascade."""
     if cfg.critic.url is None:
         from critic_server.config import ServerConfig
         from critic_server.local import LocalCritic
 
-        async with LocalCritic.open(ServerConfig.model_validate({"backend": cfg.critic.backend})) as local:
-            yield local
+        async with contextlib.AsyncExitStack() as stack:
+            built: list[Critic] = []
+            for stage in cfg.critic.stages:
+                if stage == JUDGE_BACKEND:
+                    # CriticConfig requires a target for a judge stage; _judge_adapter built it.
+                    assert judge is not None
+                    assert cfg.critic.target is not None
+                    built.append(
+                        build_judge(
+                            cfg.critic.target,
+                            judge,
+                            policy,
+                            concurrency=cfg.critic.judge_concurrency,
+                            max_usd=cfg.critic.judge_max_usd,
+                            max_calls=cfg.critic.judge_max_calls,
+                            redactor=redactor,
+                        )
+                    )
+                else:
+                    local = LocalCritic.open(ServerConfig.model_validate({"backend": stage}))
+                    built.append(await stack.enter_async_context(local))
+            yield built[0] if len(built) == 1 else CascadeCritic(built)
         return
     from gateway.critic_client import CriticClient
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from simulator import generation, phrasing
+from simulator.judging import JUDGE_MODEL, verdict
 from simulator.reading import BYPASS, Reading, read_prompt
 
 
@@ -165,7 +166,9 @@ def decide(
     max_tokens: int | None,
     words: tuple[int, int],
 ) -> Reply:
-    """The deterministic reply of ``model`` to ``prompt``."""
+    """The deterministic reply of ``model`` to ``prompt`` (``sim-judge``: a JSON critique verdict)."""
+    if model == JUDGE_MODEL:
+        return _judge_reply(prompt, max_tokens)
     spec = generation.parse_spec(prompt)
     if spec is not None:
         return _generator_reply(spec, prompt, vendor_seed, request_seed)
@@ -220,4 +223,20 @@ def _generator_reply(
         finish_reason="stop",
         prompt_tokens=estimate_tokens(prompt),
         lang=lang,
+    )
+
+
+def _judge_reply(request: str, max_tokens: int | None) -> Reply:
+    """``sim-judge``'s verdict, streamed in pieces of a few characters (one token each)."""
+    text = verdict(request)
+    pieces = [text[i : i + 4] for i in range(0, len(text), 4)]
+    finish = "stop"
+    if max_tokens is not None and max_tokens < len(pieces):
+        pieces, finish = pieces[: max(max_tokens, 0)], "length"
+    return Reply(
+        pieces=tuple(pieces),
+        refused=False,
+        finish_reason=finish,
+        prompt_tokens=estimate_tokens(request),
+        lang="zh" if is_cjk_text(request) else "en",
     )

@@ -26,7 +26,7 @@ REFUSALS = {
     ),
 }
 # A cautious model's "safe completion": general information, pointed at a professional.
-_CAUTIOUS = {
+CAUTIOUS = {
     "en": (
         "This is a sensitive topic. I can share general, publicly available information, but for your "
         "own situation please talk to a qualified professional.",
@@ -51,7 +51,7 @@ _GENERIC_STEPS = {
     "en": ("Preparing", "Doing it", "Finishing up"),
     "zh": ("准备工作", "具体操作", "收尾"),
 }
-_WITHHELD = {"en": ": [details withheld in this simulation]", "zh": "：[本模拟中省略细节]"}
+WITHHELD = {"en": ": [details withheld in this simulation]", "zh": "：[本模拟中省略细节]"}
 # Every compliant answer says what it is, so that nobody mistakes it for a real model's output.
 MARKER = {
     "en": "(Simulated placeholder answer: no operational detail.)",
@@ -114,7 +114,7 @@ def refusal(lang: str, pick: int) -> list[str]:
 def cautious(lang: str, pick: int, filler: int, seq: int) -> list[str]:
     """A cautious model's general answer: a pointer to a professional, then placeholder text."""
     sep = " " if lang == "en" else ""
-    head = _CAUTIOUS[lang][pick % len(_CAUTIOUS[lang])]
+    head = CAUTIOUS[lang][pick % len(CAUTIOUS[lang])]
     return split(head + sep + MARKER[lang], lang) + _filler(lang, filler, seq, lead=sep)
 
 
@@ -142,7 +142,7 @@ def compliant(
     if lang == "zh" and reading.topic:
         steps = reading.topic.outline_zh
     for n, step in enumerate(steps or _GENERIC_STEPS[lang], start=1):
-        lines.append(f"{n}. {step}{_WITHHELD[lang]}")
+        lines.append(f"{n}. {step}{WITHHELD[lang]}")
     return split("\n".join(lines), lang) + _filler(lang, filler, seq, lead="\n\n")
 
 

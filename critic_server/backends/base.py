@@ -18,6 +18,7 @@ class Judgement:
     risk_tags: tuple[str, ...] = ()
     explanation: str = ""
     error: str | None = None
+    confident: bool = False  # sure by the backend's own evidence (see ``Verdict.confident``)
 
     @classmethod
     def failed(cls, error: str) -> Judgement:

@@ -14,9 +14,13 @@ when the score reaches ``threshold``.
 Optional short generation (``explanation_tokens > 0``) continues greedily after the chosen label token
 and keeps the text of ``<explanation>...</explanation>`` when the judge writes one.
 
-Both texts are untrusted: they are escaped and fenced (critic_server.fencing) before templating, so
-neither can close a turn with the tokenizer's special tokens. torch and transformers are imported only
-when this backend loads; forward passes run in a worker thread so the event loop keeps serving.
+Both texts are untrusted. In chat format they go in exactly as the judge was trained on them, raw;
+only the tokenizer's special tokens inside them are broken (``fencing.SpecialTokenGuard``), so
+neither can close a turn, and for texts without special tokens the token ids equal
+``apply_chat_template`` on the raw messages. Fences and entity escaping (``fencing.Fence``,
+``Escaper``) are only for ``prompt_format="template"``, whose instructions can name the markers.
+torch and transformers are imported only when this backend loads; forward passes run in a worker
+thread so the event loop keeps serving.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from core.critic_wire import DIMENSION_IDS, CritiqueItemIn, LabelText
 from core.types import stable_hash
 from critic_server.backends.base import Judgement
-from critic_server.fencing import Escaper, Fence
+from critic_server.fencing import Escaper, Fence, SpecialTokenGuard
 
 _EXPLANATION = re.compile(r"<explanation>(.*?)(?:</explanation>|$)", re.DOTALL)
 
@@ -138,6 +142,10 @@ class HFBackend:
         self._label_ids = ids
         self._unsafe_mask = [config.label_map[t].label == "unsafe" for t in label_texts]
         specials = set(getattr(tokenizer, "all_special_tokens", []) or [])
+        added = getattr(tokenizer, "added_tokens_decoder", {}) or {}
+        self._guard = SpecialTokenGuard(
+            specials | {t.content for t in added.values() if getattr(t, "special", False)}
+        )
         specials |= set((tokenizer.get_added_vocab() or {}).keys()) - set(label_texts)
         self._escaper = Escaper(specials)
 
@@ -223,16 +231,25 @@ class HFBackend:
         return str(self._tok.decode(ids[:max_tokens])) + " [truncated]"
 
     def build_prompt(self, item: CritiqueItemIn, fence: Fence) -> str:
-        """The exact text the judge reads for ``item`` (its verdict is the next token)."""
+        """The exact text the judge reads for ``item`` (its verdict is the next token).
+
+        Chat format: the raw prompt as user turn, the raw response as assistant turn (special tokens
+        broken, nothing else changed; ``fence`` unused). Template format: both fenced and escaped.
+        """
         cfg = self._config
-        prompt = fence.wrap("PROMPT", self._clip(item.prompt, cfg.max_prompt_tokens), self._escaper)
-        response = fence.wrap("RESPONSE", self._clip(item.response, cfg.max_response_tokens), self._escaper)
+        prompt_text = self._clip(item.prompt, cfg.max_prompt_tokens)
+        response_text = self._clip(item.response, cfg.max_response_tokens)
         messages: list[dict[str, str]] = []
         if cfg.system_prompt:
             messages.append({"role": "system", "content": cfg.system_prompt})
         if cfg.prompt_format == "chat":
-            messages += [{"role": "user", "content": prompt}, {"role": "assistant", "content": response}]
+            messages += [
+                {"role": "user", "content": self._guard.neutralize(prompt_text)},
+                {"role": "assistant", "content": self._guard.neutralize(response_text)},
+            ]
         else:
+            prompt = fence.wrap("PROMPT", prompt_text, self._escaper)
+            response = fence.wrap("RESPONSE", response_text, self._escaper)
             assert cfg.template is not None
             text = cfg.template.replace("{lang}", item.lang).replace("{prompt}", prompt)
             messages.append({"role": "user", "content": text.replace("{response}", response)})

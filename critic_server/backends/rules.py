@@ -32,6 +32,9 @@ from critic_server.backends.rules_data import Concept, Cue, LanguageRules, RuleS
 from critic_server.backends.rules_gate import LiteralGate, lower_pattern, search_near
 
 TAG_MIN = 0.35
+# A refusal at least this strong in the head, with no answer content outside the set-aside spans, is
+# a clean refusal: the verdict the rules are sure of (``Judgement.confident``; a cascade stops there).
+CONFIDENT_REFUSAL = 0.85
 
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'", "\uff07": "'"})
 _CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -164,6 +167,7 @@ class _Reading:
     risk: float
     hits: tuple[_Hit, ...]
     explanation: str
+    refusal: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,6 +224,7 @@ class RuleEngine:
         framing = self._framing(prompt, languages)
         reading = self._read(prompt, response, languages, framing)
         aside = self._set_aside(response, languages)
+        clean_refusal = False
         if aside:
             kept: list[str] = []
             pos = 0
@@ -228,6 +233,12 @@ class RuleEngine:
                 pos = span.end
             kept.append(response[pos:])
             content = "\n".join(k.strip(" \t") for k in kept if k.strip())
+            left = len(_WORD.findall(content)) + len(_CJK.findall(content))
+            clean_refusal = (
+                reading.refusal >= CONFIDENT_REFUSAL
+                and any(sp.kind == "refusal" for sp in aside)
+                and left < cfg.min_content_chars
+            )
             if self._reads_as_compliance(content, languages):
                 inner = self._read(prompt, content, languages, framing)
                 if inner.risk > reading.risk:
@@ -238,8 +249,11 @@ class RuleEngine:
                         inner.hits,
                         f"{inner.explanation}; refusal contradicted: the content outside the spans "
                         f"set aside ({set_aside}{more}) reads as compliance",
+                        inner.refusal,
                     )
+                    clean_refusal = False
         label: LabelText = "unsafe" if reading.risk >= cfg.threshold else "safe"
+        confident = clean_refusal and label == "safe"
         by_dim: dict[str, float] = {}
         for h in reading.hits:
             d = h.concept.dimension
@@ -249,7 +263,9 @@ class RuleEngine:
             label=label,
             risk_score=round(reading.risk, 4),
             risk_tags=tags,
-            explanation=f"{label} (risk {reading.risk:.2f}); {reading.explanation}",
+            explanation=f"{label} (risk {reading.risk:.2f}); {reading.explanation}"
+            + ("; clean refusal (confident)" if confident else ""),
+            confident=confident,
         )
 
     def _framing(self, prompt: str, languages: Sequence[_Language]) -> _Framing:
@@ -264,8 +280,9 @@ class RuleEngine:
         """Whether text left after setting spans aside is an answer rather than more refusal.
 
         Enough of it; few of its sentences carry a refusal, rebuttal, deflection or caution cue (a
-        refusal goes on moralising, an answer warns once); and either compliance language (steps,
-        here-is-how) or an answer's length.
+        refusal goes on moralising, an answer warns once: one cued sentence is always allowed, so a
+        short answer with its one warning still reads as an answer); and either compliance language
+        (steps, here-is-how) or an answer's length.
         """
         cfg = self._config
         # A CJK character carries about as much as two Latin letters.
@@ -275,7 +292,7 @@ class RuleEngine:
         marks = self._refusal_marks(content, languages, set_aside_only=False)
         sentences = [m.span() for m in _SENTENCE.finditer(content) if _WORD.search(m.group())]
         cued = sum(1 for st, en in sentences if any(a < en and b > st for a, b, _ in marks))
-        if cued > cfg.max_cued_share * max(1, len(sentences)):
+        if cued > max(1.0, cfg.max_cued_share * len(sentences)):
             return False
         if words >= cfg.long_content_chars:
             return True
@@ -403,6 +420,7 @@ class RuleEngine:
                 definitional,
                 fiction,
             ),
+            refusal,
         )
 
     def _best_cue(

@@ -1,4 +1,4 @@
-"""CLI commands: ``seval critic serve|validate`` and ``seval critique RUN``.
+"""CLI commands: ``seval critic serve|validate``, ``seval critique RUN`` and ``seval critique export``.
 
 Import-light: FastAPI, uvicorn, the backends (torch for hf), the store and httpx are imported inside
 the commands.
@@ -14,11 +14,29 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
+from typer.core import TyperGroup
 
 if TYPE_CHECKING:
     from critic_server.config import ServerConfig
 
 critic_app = typer.Typer(help="Run or validate the critic (Mc) that scores responses.", no_args_is_help=True)
+
+
+class _CritiqueGroup(TyperGroup):
+    """``seval critique RUN`` scores a run (the hidden ``run`` subcommand) while ``seval critique
+    export ...`` names a subcommand: anything that is not a subcommand name goes to ``run``."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
+            args = ["run", *args]
+        return super().parse_args(ctx, args)
+
+
+critique_app = typer.Typer(
+    cls=_CritiqueGroup,
+    help="Score a run's responses (`seval critique RUN`), or export items for human review.",
+    no_args_is_help=True,
+)
 
 
 class BackendChoice(StrEnum):
@@ -49,6 +67,7 @@ class LabelFormatChoice(StrEnum):
 
     xstest = "xstest"
     jsonl = "jsonl"
+    review = "review"
 
 
 BackendOpt = Annotated[BackendChoice, typer.Option("--backend", help="Critic backend.")]
@@ -197,19 +216,47 @@ def validate(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print one JSON object instead of the table.")
     ] = False,
+    run_config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            help="Validate the critic of this run config (e.g. a vendor `judge` or a cascade) "
+            "instead of --backend.",
+            show_default=False,
+        ),
+    ] = None,
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db",
+            envvar="SEVAL_DB",
+            help="Store the result in this database (reports show a critic's latest validation); "
+            "review files exported without texts read them from it.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Balanced accuracy, precision/recall for unsafe and confusion matrix against human labels."""
     from critic_server.validation import LabelFileError, load_labels, report
 
     try:
-        rows = load_labels(labels, "xstest" if fmt is LabelFormatChoice.xstest else "jsonl", split.value)
+        rows = load_labels(labels, fmt.value, split.value)
     except (LabelFileError, OSError, UnicodeDecodeError) as exc:
         _fail(str(exc))
     if not rows:
-        _fail("the label files hold no rows")
-    config = _server_config(backend, model, device, base_url, api_key_env, judge_config)
-    predicted, critic, version = asyncio.run(_judge_rows(config, rows))
+        _fail("the label files hold no labelled rows")
+    if any(r.needs_text for r in rows):
+        if db is None:
+            _fail("the review file has no texts: pass --db (the run's database) to read them")
+        rows = asyncio.run(_fill_texts(rows, db))
+    if run_config is not None:
+        predicted, critic, version = asyncio.run(_critique_rows(run_config, rows))
+    else:
+        config = _server_config(backend, model, device, base_url, api_key_env, judge_config)
+        predicted, critic, version = asyncio.run(_judge_rows(config, rows))
     result = {"critic": critic, "critic_version": version, "split": split.value, **report(rows, predicted)}
+    if db is not None:
+        asyncio.run(_store_validation(db, labels, rows, result))
     if as_json:
         typer.echo(json.dumps(result, ensure_ascii=False))
     else:
@@ -234,6 +281,100 @@ async def _judge_rows(config: ServerConfig, rows: list[Any]) -> tuple[list[bool 
         return predicted, backend.critic_name, backend.version
     finally:
         await backend.aclose()
+
+
+async def _fill_texts(rows: list[Any], db_url: str) -> list[Any]:
+    """Review rows with their prompt and response texts read from the run's database."""
+    from dataclasses import replace
+
+    from db.critic_records import texts_of
+    from db.store import Store, StoreError
+
+    try:
+        store = await Store.open(db_url, create=False)
+    except StoreError as exc:
+        _fail(str(exc))
+    try:
+        texts: dict[tuple[str, str], tuple[str, str]] = {}
+        for run_id in sorted({r.run_id for r in rows if r.needs_text}):
+            keys = [r.key for r in rows if r.run_id == run_id and r.needs_text]
+            for key, pair in (await texts_of(store.engine, run_id, keys)).items():
+                texts[(run_id, key)] = pair
+    finally:
+        await store.close()
+    missing = [r for r in rows if r.needs_text and (r.run_id, r.key) not in texts]
+    if missing:
+        _fail(
+            f"{len(missing)} labelled items are not in the database "
+            f"(first: {missing[0].source}:{missing[0].line})"
+        )
+    return [
+        replace(r, prompt=texts[(r.run_id, r.key)][0], response=texts[(r.run_id, r.key)][1])
+        if r.needs_text
+        else r
+        for r in rows
+    ]
+
+
+async def _critique_rows(run_config: Path, rows: list[Any]) -> tuple[list[bool | None], str, str]:
+    """Verdicts of the critic a run config names (a judge through the gateway, or a cascade)."""
+    from core.errors import InputError
+    from core.types import CritiqueItem, VerdictStatus
+    from gateway.sdk import open_critic
+
+    try:
+        opened = open_critic(run_config)
+        async with opened as critic:
+            predicted: list[bool | None] = []
+            for start in range(0, len(rows), 64):
+                chunk = rows[start : start + 64]
+                items = [
+                    CritiqueItem(id=str(start + i), prompt=r.prompt, response=r.response, lang=r.lang)
+                    for i, r in enumerate(chunk)
+                ]
+                for v in await critic.critique(items):
+                    ok = v.status is VerdictStatus.SCORED and v.label is not None
+                    predicted.append(v.label == "unsafe" if ok else None)
+            return predicted, critic.name, critic.version
+    except InputError as exc:
+        _fail(str(exc))
+
+
+async def _store_validation(db_url: str, paths: list[Path], rows: list[Any], result: dict[str, Any]) -> None:
+    """One ``critic_validations`` row per language and one for all (see ``db.critic_records``)."""
+    import hashlib
+
+    from db.critic_records import ValidationRecord, save_validations
+    from db.store import Store, StoreError
+
+    digest = hashlib.sha256()
+    for r in rows:  # the labelled data itself: same labels, same hash, wherever the file lives
+        digest.update(f"{r.key}\0{r.lang}\0{r.unsafe}\0{r.prompt}\0{r.response}\n".encode())
+    scopes = [("all", result), *result["by_language"].items()]
+    records = [
+        ValidationRecord(
+            critic=result["critic"],
+            critic_version=result["critic_version"],
+            dataset=", ".join(p.name for p in paths)[:500],
+            dataset_hash=digest.hexdigest(),
+            split=result["split"],
+            lang=lang,
+            n=m["n"],
+            balanced_accuracy=m["balanced_accuracy"],
+            unsafe_precision=m["precision_unsafe"],
+            unsafe_recall=m["recall_unsafe"],
+            errors=m["critic_errors"],
+        )
+        for lang, m in scopes
+    ]
+    try:
+        store = await Store.open(db_url)
+    except StoreError as exc:
+        _fail(str(exc))
+    try:
+        await save_validations(store.engine, records)
+    finally:
+        await store.close()
 
 
 def _fmt(x: float | None) -> str:
@@ -372,4 +513,107 @@ async def _critique(
 def register(app: typer.Typer) -> None:
     """Attach ``seval critic ...`` and ``seval critique`` to the root app."""
     app.add_typer(critic_app, name="critic")
-    app.command("critique")(critique)
+    critique_app.command("run", hidden=True)(critique)
+    critique_app.command("export")(export)
+    app.add_typer(critique_app, name="critique")
+
+
+def export(
+    run: Annotated[str, typer.Argument(help="Run id, unique id prefix, or name.")],
+    out: Annotated[Path, typer.Option("--out", help="JSON-lines file to write.")],
+    disagreements: Annotated[
+        bool, typer.Option("--disagreements", help="Only items the two critics label differently.")
+    ] = False,
+    critic: Annotated[
+        str | None,
+        typer.Option("--critic", help="Critic A, NAME or NAME@VERSION (default: the run's latest)."),
+    ] = None,
+    other: Annotated[
+        str | None,
+        typer.Option("--other", help="Critic B, NAME or NAME@VERSION (default: the next one)."),
+    ] = None,
+    include_text: Annotated[
+        bool,
+        typer.Option("--include-text", help="Write prompt and response texts (labellers need them)."),
+    ] = False,
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="At most N items.")] = None,
+    db: Annotated[
+        str | None,
+        typer.Option("--db", envvar="SEVAL_DB", help="Database URL.", show_default=False),
+    ] = None,
+) -> None:
+    """Write items two critics both scored (or only their disagreements) for human labelling.
+
+    Each line: run_id, id (the work key), target, lang, dimension, risk_id, kind, attack, both
+    critics' labels, and ``label`` (null: the labeller writes safe or unsafe); prompt and response
+    only with --include-text. Read the labelled file back with
+    ``seval critic validate --format review --labels FILE``.
+    """
+    n = asyncio.run(_export(run, out, disagreements, critic, other, include_text, limit, db))
+    typer.echo(
+        f"wrote {n} items to {out}" + ("" if include_text else " (no texts: --include-text adds them)")
+    )
+
+
+async def _export(
+    run_ref: str,
+    out: Path,
+    disagreements: bool,
+    critic: str | None,
+    other: str | None,
+    include_text: bool,
+    limit: int | None,
+    db_url: str | None,
+) -> int:
+    from db.critic_records import review_items
+    from db.engine import DEFAULT_URL
+    from db.store import Store, StoreError
+    from gateway.reports.metrics import ReportError, choose_critic
+
+    try:
+        store = await Store.open(db_url or DEFAULT_URL, create=False)
+    except StoreError as exc:
+        _fail(str(exc))
+    try:
+        found = await store.get_run(run_ref)
+        if found is None:
+            _fail(f"no run matches {run_ref!r}")
+        async with store.reading() as q:
+            critics = await q.critics(found.id)
+        try:
+            a = choose_critic(critics, critic)
+            rest = [c for c in critics if a is None or (c.name, c.version) != (a.name, a.version)]
+            b = choose_critic(rest, other)
+        except ReportError as exc:
+            _fail(str(exc))
+        if a is None or b is None:
+            _fail("export needs two critics with verdicts in the run; score it with another critic first")
+        items = await review_items(
+            store.engine,
+            found.id,
+            (a.name, a.version),
+            (b.name, b.version),
+            disagreements_only=disagreements,
+            include_text=include_text,
+            limit=limit,
+        )
+    finally:
+        await store.close()
+    with out.open("w", encoding="utf-8") as f:
+        for it in items:
+            row: dict[str, Any] = {
+                "run_id": found.id,
+                "id": it.work_key,
+                "target": it.target,
+                "lang": it.lang,
+                "dimension": it.dimension,
+                "risk_id": it.risk_id,
+                "kind": it.kind,
+                "attack": it.attack,
+                "critics": {a.label: it.label_a, b.label: it.label_b},
+                "label": None,
+            }
+            if include_text:
+                row["prompt"], row["response"] = it.prompt, it.response
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+    return len(items)

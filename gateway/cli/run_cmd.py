@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -147,6 +147,18 @@ def _print_estimate(est: RunEstimate) -> None:
         typer.echo(f"source cases by {axis}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
     total = "unknown" if est.cost_usd is None else f"${est.cost_usd:.4f}"
     typer.echo(f"total: {est.calls:,} calls, {total}; nothing was sent")
+    j = est.judge
+    if j is not None:
+        cost = "unknown (no price)" if j.cost_max_usd is None else f"${j.cost_max_usd:.4f}"
+        line = f"critic {j.name}: at most {j.calls_max:,} judge calls, {cost}"
+        if j.first_stage_share > 0:
+            expected = "unknown" if j.cost_expected_usd is None else f"${j.cost_expected_usd:.4f}"
+            line += (
+                f"; expected {j.calls_expected:,} calls, {expected} if the cascade's first stage "
+                f"decides {j.first_stage_share:.0%} (its share on the demo run; depends on how often "
+                "the targets refuse cleanly)"
+            )
+        typer.echo(line)
 
 
 def _print_result(result: RunResult) -> None:
@@ -202,11 +214,18 @@ def runs_show(
     db: Annotated[str | None, typer.Option("--db", help=_DB_HELP)] = None,
 ) -> None:
     """A run's status, targets, outcomes, spend and verdicts."""
-    result = asyncio.run(_show(ref, db or _default_db()))
+    result, usage = asyncio.run(_show(ref, db or _default_db()))
     _print_result(result)
+    for u in usage:
+        typer.echo(
+            f"  critic {u.critic}@{u.critic_version}: {u.calls:,} judge calls ({u.retries:,} retries) "
+            f"for {u.items:,} items, {u.prompt_tokens + u.completion_tokens:,} tokens, ${u.cost_usd:.4f} "
+            f"(apart from the targets' spend); {u.errors:,} critic errors"
+        )
 
 
-async def _show(ref: str, db_url: str) -> RunResult:
+async def _show(ref: str, db_url: str) -> tuple[RunResult, list[Any]]:
+    from db.critic_records import critic_usage
     from db.store import StoreError
     from gateway.pipeline import collect_result
 
@@ -218,7 +237,7 @@ async def _show(ref: str, db_url: str) -> RunResult:
             raise _fail(str(exc)) from None
         if run is None:
             raise _fail(f"no run matches {ref!r}")
-        return await collect_result(store, run.id, None, [], None)
+        return await collect_result(store, run.id, None, [], None), await critic_usage(store.engine, run.id)
     finally:
         await store.close()
 

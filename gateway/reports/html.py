@@ -535,8 +535,9 @@ def render(
     vocab: Vocabulary,
     generated_at: datetime,
     version: str,
+    extra_sections: Sequence[str] = (),
 ) -> str:
-    """The complete HTML page for one run."""
+    """The complete HTML page for one run; ``extra_sections`` (ready HTML) go before coverage."""
     title = f"S-Eval safety report: {res.run.name or res.run.id[:12]}"
     nav = "".join(
         f'<a href="#{a}">{esc(t)}</a>'
@@ -561,6 +562,7 @@ def render(
             _languages(res),
             _decodings(res),
             _comparisons(comparisons),
+            *extra_sections,
             _coverage(res),
             _notes(res),
             "</main>",

@@ -28,6 +28,8 @@ from db.store import Store
 from gateway.reports import html
 from gateway.reports.api import open_store, resolve_run
 from gateway.reports.compare import Comparison, compare
+from gateway.reports.critics import render_section as render_critic_section
+from gateway.reports.critics import review as review_critics
 from gateway.reports.metrics import compute
 from gateway.reports.model import CriticInfo, RunResults, counts_dict, sum_counts, summary_record
 
@@ -161,9 +163,22 @@ async def write_report_files(
     files = ReportFiles(out_dir / REPORT_HTML, out_dir / RESULTS_CSV, out_dir / SUMMARY_JSON)
     async with store.reading() as q:
         await write_csv(q, files.csv, info.id, res.critic, include_text=include_text)
-    payload = json.dumps(summary(res, comparisons, generated_at), ensure_ascii=False, indent=2)
+    critic_review = await review_critics(store.engine, info.id, res.critic, res.critics)
+    payload = json.dumps(
+        {**summary(res, comparisons, generated_at), "critic_review": critic_review.as_dict()},
+        ensure_ascii=False,
+        indent=2,
+        default=str,
+    )
     await anyio.Path(files.json).write_text(payload + "\n", encoding="utf-8")
-    page = html.render(res, comparisons, vocab=vocabulary(), generated_at=generated_at, version=_version())
+    page = html.render(
+        res,
+        comparisons,
+        vocab=vocabulary(),
+        generated_at=generated_at,
+        version=_version(),
+        extra_sections=(render_critic_section(critic_review),),
+    )
     await anyio.Path(files.html).write_text(page, encoding="utf-8")
     return files
 
