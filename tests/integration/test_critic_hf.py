@@ -7,8 +7,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-torch = pytest.importorskip("torch")
-pytest.importorskip("transformers")
+from tests.conftest import import_or_skip
+
+# The hf extra: a skip on a laptop without it, a failure in CI.
+torch = import_or_skip("torch")
+import_or_skip("transformers")
 
 from core.critic_wire import CritiqueItemIn  # noqa: E402
 from critic_server.backends.hf import HFBackend, HFJudgeConfig, LabelRule  # noqa: E402

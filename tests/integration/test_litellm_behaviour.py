@@ -14,8 +14,9 @@ import pytest
 
 import adapters.litellm_adapter  # noqa: F401  (sets the local cost map before litellm is imported)
 from simulator import SimulatedVendor
+from tests.conftest import import_or_skip
 
-litellm = pytest.importorskip("litellm")
+litellm = import_or_skip("litellm")
 
 
 def _base(vendor: SimulatedVendor, provider: str) -> str:
