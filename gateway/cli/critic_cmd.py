@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
+from gateway.cli.db_cmd import DbOption
+
 if TYPE_CHECKING:
     from critic_server.config import ServerConfig
 
@@ -258,15 +260,7 @@ def critique(
             "--critic", help="Critic server URL (default: start the embedded one).", show_default=False
         ),
     ] = None,
-    db: Annotated[
-        str | None,
-        typer.Option(
-            "--db",
-            envvar="SEVAL_DB",
-            help="Database URL (default sqlite+aiosqlite:///seval.db).",
-            show_default=False,
-        ),
-    ] = None,
+    db: DbOption = None,
     rescore: Annotated[
         bool,
         typer.Option(
@@ -310,12 +304,16 @@ async def _critique(
     from core.types import CritiqueItem, VerdictStatus
     from critic_server.embedded import running_critic
     from db.engine import DEFAULT_URL
+    from db.engine import UnsupportedDatabaseURL
     from db.store import Store, StoreError
     from gateway.critic_client import CriticClient, CriticUnavailable
+    from gateway.reports.api import ReportError, require_existing_database
 
+    url = db_url or DEFAULT_URL
     try:
-        store = await Store.open(db_url or DEFAULT_URL)
-    except StoreError as exc:
+        require_existing_database(url)  # scoring a run needs one: never create an empty database
+        store = await Store.open(url)
+    except (StoreError, ReportError, UnsupportedDatabaseURL) as exc:
         _fail(str(exc))
     async with AsyncExitStack() as stack:
         stack.push_async_callback(store.close)

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from gateway.cli.db_cmd import DbOption
+
 if TYPE_CHECKING:
     from db.store import Store
     from db.tables import RunRow
@@ -21,7 +23,6 @@ if TYPE_CHECKING:
 
 runs_app = typer.Typer(help="List and inspect stored runs.", no_args_is_help=True)
 
-_DB_HELP = "Database URL (SQLite or Postgres); default: the config's db_url, else sqlite seval.db."
 _EXIT = {"completed": 0, "partial": 3, "budget_exhausted": 3, "interrupted": 130}
 
 
@@ -42,7 +43,7 @@ def _load(config: Path, db: str | None) -> RunConfig:
 
 def run(
     config: Annotated[Path, typer.Argument(help="Run config YAML (see examples/run.yaml).")],
-    db: Annotated[str | None, typer.Option("--db", help=_DB_HELP)] = None,
+    db: DbOption = None,
     no_cache: Annotated[
         bool, typer.Option("--no-cache", help="Never reuse answers from earlier runs.")
     ] = False,
@@ -165,7 +166,7 @@ def _print_result(result: RunResult) -> None:
 
 
 @runs_app.command("list")
-def runs_list(db: Annotated[str | None, typer.Option("--db", help=_DB_HELP)] = None) -> None:
+def runs_list(db: DbOption = None) -> None:
     """Every stored run, newest first."""
     rows = asyncio.run(_list_runs(db or _default_db()))
     if not rows:
@@ -184,11 +185,14 @@ async def _list_runs(db_url: str) -> list[RunRow]:
 
 
 async def _open_existing(db_url: str) -> Store:
-    from db.store import Store, StoreError
+    """The store at ``db_url`` for reading: never created, never migrated."""
+    from db.engine import UnsupportedDatabaseURL
+    from db.store import StoreError
+    from gateway.reports.api import ReportError, open_store
 
     try:
-        return await Store.open(db_url, create=False)
-    except StoreError as exc:
+        return await open_store(db_url)
+    except (StoreError, ReportError, UnsupportedDatabaseURL) as exc:
         raise _fail(str(exc)) from None
 
 
@@ -197,7 +201,7 @@ def runs_show(
     ref: Annotated[
         str, typer.Argument(help="Run id, unique id prefix, or name (the latest run of that name).")
     ],
-    db: Annotated[str | None, typer.Option("--db", help=_DB_HELP)] = None,
+    db: DbOption = None,
 ) -> None:
     """A run's status, targets, outcomes, spend and verdicts."""
     result = asyncio.run(_show(ref, db or _default_db()))
@@ -222,16 +226,16 @@ async def _show(ref: str, db_url: str) -> RunResult:
 
 
 def _default_db() -> str:
-    from gateway.config import DEFAULT_DB_URL
+    from db.engine import DEFAULT_URL
 
-    return DEFAULT_DB_URL
+    return DEFAULT_URL
 
 
 def demo(
     out: Annotated[Path, typer.Option("--out", help="Folder for the report (and the SQLite file).")] = Path(
         "seval-demo"
     ),
-    db: Annotated[str | None, typer.Option("--db", help="Database URL (default: OUT/seval.db).")] = None,
+    db: DbOption = None,
 ) -> None:
     """Run the sample suite with attacks against three simulated models, score, store and report."""
     from gateway.demo import run_demo
