@@ -303,8 +303,7 @@ async def _critique(
 
     from core.types import CritiqueItem, VerdictStatus
     from critic_server.embedded import running_critic
-    from db.engine import DEFAULT_URL
-    from db.engine import UnsupportedDatabaseURL
+    from db.engine import DEFAULT_URL, UnsupportedDatabaseURL
     from db.store import Store, StoreError
     from gateway.critic_client import CriticClient, CriticUnavailable
     from gateway.reports.api import ReportError, require_existing_database
