@@ -172,9 +172,14 @@ def serve(
 @critic_app.command("validate")
 def validate(
     labels: Annotated[
-        list[Path], typer.Option("--labels", help="Label file(s); repeat the option for several.")
+        list[Path],
+        typer.Option("--labels", help="Label file(s): --labels A B or --labels A --labels B."),
     ],
     fmt: Annotated[LabelFormatChoice, typer.Option("--format", help="Label file format.")],
+    more_labels: Annotated[
+        list[Path] | None,
+        typer.Argument(help="More label files (after --labels FILE).", show_default=False),
+    ] = None,
     backend: BackendOpt = BackendChoice.rules,
     model: ModelOpt = None,
     device: DeviceOpt = DeviceChoice.cpu,
@@ -189,7 +194,9 @@ def validate(
     from critic_server.validation import LabelFileError, load_labels, report
 
     try:
-        rows = load_labels(labels, "xstest" if fmt is LabelFormatChoice.xstest else "jsonl")
+        rows = load_labels(
+            [*labels, *(more_labels or [])], "xstest" if fmt is LabelFormatChoice.xstest else "jsonl"
+        )
     except (LabelFileError, OSError, UnicodeDecodeError) as exc:
         _fail(str(exc))
     if not rows:
@@ -254,11 +261,14 @@ def _print_table(result: dict[str, Any]) -> None:
 
 def critique(
     run: Annotated[str, typer.Argument(help="Run id, unique id prefix, or name.")],
-    critic: Annotated[
+    critic_url: Annotated[
         str | None,
         typer.Option(
-            "--critic", help="Critic server URL (default: start the embedded one).", show_default=False
+            "--critic-url", help="Critic server URL (default: start the embedded one).", show_default=False
         ),
+    ] = None,
+    old_critic: Annotated[
+        str | None, typer.Option("--critic", hidden=True, help="Deprecated spelling of --critic-url.")
     ] = None,
     db: DbOption = None,
     rescore: Annotated[
@@ -279,13 +289,17 @@ def critique(
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Items per critic request.")] = 64,
 ) -> None:
     """Score a run's unscored or failed responses (or all, with --rescore) and store the verdicts."""
-    if critic is None and backend is not BackendChoice.rules:
+    if critic_url is None and old_critic is None and backend is not BackendChoice.rules:
         _fail(
             "the embedded critic runs the rules backend; "
-            "serve others with `seval critic serve` and pass --critic"
+            "serve others with `seval critic serve` and pass --critic-url"
         )
+    if old_critic is not None:
+        # `--critic` names NAME@VERSION in `seval report`; here it was a URL. Kept for old scripts.
+        typer.echo("warning: --critic is deprecated here: pass the server URL as --critic-url", err=True)
+        critic_url = critic_url or old_critic
     token = _read_token(token_env)
-    scored, failed = asyncio.run(_critique(run, critic, db, rescore, token, batch_size))
+    scored, failed = asyncio.run(_critique(run, critic_url, db, rescore, token, batch_size))
     typer.echo(f"scored {scored} responses, {failed} critic errors")
     if failed:
         raise typer.Exit(1)

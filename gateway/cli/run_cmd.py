@@ -59,7 +59,11 @@ def run(
     ] = False,
 ) -> None:
     """Run or resume a sweep: items without a stored response are sent, and (unless
-    --no-retry-failed) items an earlier session stored as FAILED_TRANSIENT or INCOMPLETE."""
+    --no-retry-failed) items an earlier session stored as FAILED_TRANSIENT or INCOMPLETE.
+
+    Exit codes: 0: every target done; 1: the run failed; 2: bad config or input; 3: stopped early
+    (a target paused, e.g. on a rejected key, or the budget ran out): run again to resume;
+    130: interrupted: run again to resume."""
     cfg = _load(config, db)
     retry_failed = cfg.retry_failed and not no_retry_failed
     if estimate_only:
