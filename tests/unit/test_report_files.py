@@ -9,15 +9,15 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from report_data import ITEMS, fill, response, verdict, work_key
 from typer.testing import CliRunner
 
 from core.types import Case, Outcome
 from db.store import Store
 from db.tables import RunTargetRow
 from gateway.cli import app
-from gateway.reports import writers
+from gateway.reports import html as report_html
 from gateway.reports.writers import ReportOutputError, write_report
+from tests.report_data import ITEMS, fill, response, verdict, work_key
 
 RUN = "r-formulas"
 CASE_ID = "=cmd|' /C calc'!A0"
@@ -80,7 +80,7 @@ async def test_a_failed_rewrite_leaves_the_previous_report_whole(
     def broken(*_args: object, **_kwargs: object) -> str:
         raise RuntimeError("killed while rendering")
 
-    monkeypatch.setattr(writers.html, "render", broken)
+    monkeypatch.setattr(report_html, "render", broken)
     with pytest.raises(RuntimeError, match="killed"):
         await write_report(sqlite_url, "fixture-run", out, include_text=True)
     # The old files are all still there, unchanged, and no temporary file is left behind.
