@@ -6,8 +6,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-
-from tests.conftest import import_or_skip
+from conftest import import_or_skip
 
 # The hf extra: a skip on a laptop without it, a failure in CI.
 torch = import_or_skip("torch")

@@ -9,11 +9,11 @@ from collections.abc import Iterator
 
 import pytest
 import structlog
+from store_data import RUN, make_case, make_response, started
 
 from core.redaction import Redactor
 from db.store import Store
 from gateway.logsetup import configure_logging
-from tests.store_data import RUN, make_case, make_response, started
 
 PROMPT = "how do I pick the lock of my neighbour's shed zq81"
 ANSWER = "I can't help with getting into someone else's shed xw27"

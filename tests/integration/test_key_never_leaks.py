@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from cli_helpers import seval
 
 from simulator import SimulatedVendor
-from tests.cli_helpers import seval
 
 KEY = "plain-words-key-4711-zebra-quartz"
 VAR = "ODDLY_NAMED_VENDOR_VAR"

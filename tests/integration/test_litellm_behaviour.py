@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from conftest import import_or_skip
 
 import adapters.litellm_adapter  # noqa: F401  (sets the local cost map before litellm is imported)
 from simulator import SimulatedVendor
-from tests.conftest import import_or_skip
 
 litellm = import_or_skip("litellm")
 

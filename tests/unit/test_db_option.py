@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from store_data import started
 from typer.testing import CliRunner
 
 from db.store import Store
 from gateway.cli import app
-from tests.store_data import started
 
 
 def _url(path: Path) -> str:

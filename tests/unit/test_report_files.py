@@ -9,6 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from report_data import ITEMS, fill, response, verdict, work_key
 from typer.testing import CliRunner
 
 from core.types import Case, Outcome
@@ -17,7 +18,6 @@ from db.tables import RunTargetRow
 from gateway.cli import app
 from gateway.reports import html as report_html
 from gateway.reports.writers import ReportOutputError, write_report
-from tests.report_data import ITEMS, fill, response, verdict, work_key
 
 RUN = "r-formulas"
 CASE_ID = "=cmd|' /C calc'!A0"

@@ -6,10 +6,10 @@ import math
 from fractions import Fraction
 
 import pytest
+from conftest import import_or_skip
 
 from gateway.reports import stats
 from gateway.reports.stats import Rate, holm_adjust, mcnemar_exact, paired_difference, wilson_interval
-from tests.conftest import import_or_skip
 
 
 @pytest.mark.parametrize(
