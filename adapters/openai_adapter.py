@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import orjson
@@ -30,18 +30,14 @@ from adapters.outcomes import (
     end_signal,
     parse_body,
 )
+from adapters.routing import OPENAI_COMPATIBLE_BASES
 from core.redaction import Redactor
 from core.types import AttemptResult, ChatRequest, Outcome, Usage
 
-DEFAULT_BASES: Mapping[str, str] = {
-    "openai": "https://api.openai.com/v1",
-    "deepseek": "https://api.deepseek.com/v1",
-    "dashscope": "https://dashscope-intl.aliyuncs.com/compatible-mode/v1",
-    "groq": "https://api.groq.com/openai/v1",
-    "together_ai": "https://api.together.xyz/v1",
-    "mistral": "https://api.mistral.ai/v1",
-    "openrouter": "https://openrouter.ai/api/v1",
-}
+if TYPE_CHECKING:
+    from adapters.registry import AdapterTarget
+
+DEFAULT_BASES: Mapping[str, str] = OPENAI_COMPATIBLE_BASES
 """Base URLs used when a target names one of these providers and gives no ``api_base``."""
 
 _RESERVED = frozenset({"model", "messages", "stream", "stream_options"})
@@ -206,6 +202,19 @@ class OpenAIAdapter:
             ttft_s=state.ttft,
             truncated=truncated,
         )
+
+
+def create(target: AdapterTarget, shared: ClientPool | None) -> OpenAIAdapter:
+    """The registry's factory: an adapter on ``shared``'s session for its endpoint (own one without)."""
+    base = target.api_base or DEFAULT_BASES.get(split_model(target.model)[0])
+    session = shared.session_for(base) if shared is not None and base is not None else None
+    return OpenAIAdapter(
+        model=target.model,
+        api_key=target.api_key,
+        api_base=target.api_base,
+        redactor=target.redactor,
+        session=session,
+    )
 
 
 class _StreamState:
