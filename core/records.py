@@ -9,7 +9,7 @@ counts add up, rates and intervals are computed from them in ``gateway.reports``
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
@@ -54,6 +54,8 @@ class RunCounts:
     outcomes: Mapping[str, Mapping[str, int]]
     cost_usd: Mapping[str, float]
     verdicts: Mapping[tuple[str, str, str], int]
+    tokens: Mapping[str, int] = field(default_factory=dict)
+    """Prompt plus completion tokens by target."""
 
     @property
     def spent_usd(self) -> float:
