@@ -68,7 +68,9 @@ def run(
     retry_failed = cfg.retry_failed and not no_retry_failed
     if estimate_only:
         try:
-            _print_estimate(asyncio.run(_estimate(cfg, retry_failed=retry_failed)))
+            _print_estimate(
+                asyncio.run(_estimate(cfg, retry_failed=retry_failed, use_cache=cfg.cache and not no_cache))
+            )
         except ValueError as exc:
             raise _fail(str(exc)) from None
         return
@@ -98,34 +100,32 @@ def run(
     raise typer.Exit(_EXIT.get(result.status, 1))
 
 
-async def _estimate(cfg: RunConfig, *, retry_failed: bool) -> RunEstimate:
-    from gateway.estimate import estimate
-
-    return await estimate(cfg, done=await _done_keys(cfg, include_retryable=not retry_failed))
-
-
-async def _done_keys(cfg: RunConfig, *, include_retryable: bool) -> dict[str, set[str]]:
-    """Keys this run will not send again, read without creating or migrating a database."""
+async def _estimate(cfg: RunConfig, *, retry_failed: bool, use_cache: bool) -> RunEstimate:
+    """The estimate, minus what the store already has for this run (resume) or would answer from
+    the cache; the database is read, never created or migrated."""
     from db.engine import parse_url
+    from gateway.estimate import estimate
 
     url = parse_url(cfg.db_url)
     if url.get_backend_name() == "sqlite":
         exists = await asyncio.to_thread(Path(url.database or "").is_file)
         if not exists:
-            return {}
+            return await estimate(cfg)
     from db.store import Store, StoreError
 
     try:
         store = await Store.open(cfg.db_url, create=False)
     except StoreError:
-        return {}
+        return await estimate(cfg)
     try:
-        if await store.get_run(cfg.run_id) is None:
-            return {}
-        return {
-            t.name: await store.done_keys(cfg.run_id, t.name, include_retryable=include_retryable)
-            for t in cfg.targets
-        }
+        done: dict[str, set[str]] = {}
+        spent = 0.0
+        if await store.get_run(cfg.run_id) is not None:
+            for t in cfg.targets:
+                done[t.name] = await store.done_keys(cfg.run_id, t.name, include_retryable=not retry_failed)
+            spent = await store.spent_usd(cfg.run_id)
+        find_cached = store.find_cached if use_cache else None
+        return await estimate(cfg, done=done, find_cached=find_cached, spent_usd=spent)
     finally:
         await store.close()
 
@@ -135,7 +135,15 @@ def _print_estimate(est: RunEstimate) -> None:
     from rich.table import Table
 
     table = Table(title=f"estimate for run {est.run_id[:12]} ({est.cases} cases)", title_justify="left")
-    for col in ("target", "calls", "already stored", "prompt tokens", "completion tokens", "cost (USD)"):
+    for col in (
+        "target",
+        "calls",
+        "already stored",
+        "from cache",
+        "prompt tokens",
+        "completion tokens",
+        "cost (USD)",
+    ):
         table.add_column(col, justify="left" if col == "target" else "right")
     for t in est.targets:
         cost = "unknown (no price)" if t.cost_usd is None else f"{t.cost_usd:.4f}"
@@ -143,6 +151,7 @@ def _print_estimate(est: RunEstimate) -> None:
             t.name,
             f"{t.calls:,}",
             f"{t.already_done:,}",
+            f"{t.cached:,}",
             f"{t.prompt_tokens:,}",
             f"{t.completion_tokens:,}",
             cost,
@@ -150,6 +159,13 @@ def _print_estimate(est: RunEstimate) -> None:
     Console().print(table)
     total = "unknown" if est.cost_usd is None else f"${est.cost_usd:.4f}"
     typer.echo(f"total: {est.calls:,} calls, {total}; nothing was sent")
+    if est.over_budget and est.max_usd is not None and est.cost_usd is not None:
+        typer.echo(
+            f"warning: this exceeds budget.max_usd ${est.max_usd:.4f} (${est.spent_usd:.4f} already "
+            f"spent + ${est.cost_usd:.4f} estimated): the run will stop at the budget "
+            "(status budget_exhausted, exit 3) before every item is sent",
+            err=True,
+        )
 
 
 def _print_result(result: RunResult) -> None:
