@@ -9,7 +9,7 @@ counts add up, rates and intervals are computed from them in ``gateway.reports``
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
@@ -54,6 +54,8 @@ class RunCounts:
     outcomes: Mapping[str, Mapping[str, int]]
     cost_usd: Mapping[str, float]
     verdicts: Mapping[tuple[str, str, str], int]
+    tokens: Mapping[str, int] = field(default_factory=dict)
+    """Prompt plus completion tokens by target."""
 
     @property
     def spent_usd(self) -> float:
@@ -80,6 +82,10 @@ class Counts:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float = 0.0
+    cached: int = 0
+    """Answers reused from an earlier run's identical request: no call, no cost in this run."""
+    cached_cost_usd: float = 0.0
+    """What the cached answers cost in the runs they came from (not spent by this run)."""
 
     def __add__(self, other: Counts) -> Counts:
         return Counts(
@@ -93,6 +99,8 @@ class Counts:
             prompt_tokens=self.prompt_tokens + other.prompt_tokens,
             completion_tokens=self.completion_tokens + other.completion_tokens,
             cost_usd=self.cost_usd + other.cost_usd,
+            cached=self.cached + other.cached,
+            cached_cost_usd=self.cached_cost_usd + other.cached_cost_usd,
         )
 
     @property

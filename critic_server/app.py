@@ -4,11 +4,17 @@ The backend is loaded once, in the lifespan handler. Bodies are read with a size
 orjson; items are validated one by one, so a malformed or over-long item gets an error of its own and
 the rest of the batch is judged. Model backends are fed through the micro-batcher. A backend that
 fails as a whole answers 503 (the client retries); auth failures answer 401.
+
+``GET /docs`` is a self-contained page rendered here from the OpenAPI schema (FastAPI's Swagger UI
+loads its scripts from a CDN, so it is blank offline); it and ``GET /openapi.json`` need the bearer
+token when one is configured, like every route but ``/healthz``.
 """
 
 from __future__ import annotations
 
 import hmac
+import html
+import json
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -16,6 +22,7 @@ from typing import Any
 
 import orjson
 from fastapi import Depends, FastAPI, HTTPException, Request, Response
+from fastapi.responses import HTMLResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from core.critic_wire import CriticInfo, CritiqueItemIn, CritiqueRequest, CritiqueResponse
@@ -67,6 +74,10 @@ def create_app(config: ServerConfig, *, backend: Backend | None = None) -> FastA
         version=API_VERSION,
         description="Scores (prompt, response) pairs: label, risk score, risk tags, explanation.",
         lifespan=lifespan,
+        # Served below, locally and behind the token, instead of FastAPI's CDN-backed, open pages.
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
     )
     bearer = HTTPBearer(auto_error=False)
     expected = config.token.get_secret_value().encode() if config.token else None
@@ -156,7 +167,59 @@ def create_app(config: ServerConfig, *, backend: Backend | None = None) -> FastA
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+    @app.get("/openapi.json", include_in_schema=False, dependencies=[Depends(require_token)])
+    async def openapi_json() -> dict[str, Any]:
+        return app.openapi()
+
+    @app.get("/docs", include_in_schema=False, dependencies=[Depends(require_token)])
+    async def docs() -> HTMLResponse:
+        return HTMLResponse(
+            _docs_page(app.openapi(), token_required=expected is not None),
+            headers={"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"},
+        )
+
     return app
+
+
+def _docs_page(schema: dict[str, Any], *, token_required: bool) -> str:
+    """The API reference as one HTML page with no external references (it opens offline)."""
+    esc = html.escape
+    info = schema.get("info", {})
+    auth = (
+        "Every route but <code>/healthz</code> needs <code>Authorization: Bearer TOKEN</code>."
+        if token_required
+        else "No bearer token is configured: every route is open."
+    )
+    routes = []
+    for path, methods in schema.get("paths", {}).items():
+        for method, op in methods.items():
+            responses = ", ".join(
+                f"{esc(str(code))} {esc(str(r.get('description', '')))}"
+                for code, r in op.get("responses", {}).items()
+            )
+            body = op.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema", {})
+            ref = str(body.get("$ref", "")).rsplit("/", 1)[-1]
+            routes.append(
+                f"<h3><code>{esc(method.upper())} {esc(path)}</code></h3>"
+                f"<p>{esc(str(op.get('summary', '')))}</p>"
+                + (f'<p>Body: <a href="#{esc(ref)}">{esc(ref)}</a></p>' if ref else "")
+                + f"<p>Responses: {responses}</p>"
+            )
+    models = [
+        f'<h3 id="{esc(name)}">{esc(name)}</h3><pre>{esc(json.dumps(sub, indent=2))}</pre>'
+        for name, sub in sorted(schema.get("components", {}).get("schemas", {}).items())
+    ]
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        f"<title>{esc(str(info.get('title', 'API')))}</title>"
+        "<style>body{font-family:sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}"
+        "pre{background:#f4f4f4;padding:.5rem;overflow-x:auto}</style></head><body>"
+        f"<h1>{esc(str(info.get('title', 'API')))} <small>v{esc(str(info.get('version', '')))}</small></h1>"
+        f"<p>{esc(str(info.get('description', '')))}</p><p>{auth}</p>"
+        "<p>Machine-readable schema: <code>GET /openapi.json</code>.</p>"
+        "<h2>Routes</h2>" + "".join(routes) + "<h2>Models</h2>" + "".join(models) + "</body></html>"
+    )
 
 
 async def _read_capped(request: Request, limit: int) -> bytes:

@@ -96,7 +96,9 @@ def _sqlite_engine(url: URL) -> AsyncEngine:
         )
     if not database.startswith("file:"):
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(url)
+    # hide_parameters: SQL parameters are prompt and response text; keep them out of logs and
+    # out of the text of database exceptions.
+    engine = create_async_engine(url, hide_parameters=True)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -129,6 +131,7 @@ def _postgres_engine(url: URL) -> AsyncEngine:
     return create_async_engine(
         url,
         connect_args=connect_args,
+        hide_parameters=True,
         pool_size=10,
         max_overflow=10,
         pool_pre_ping=True,

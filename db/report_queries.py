@@ -158,6 +158,17 @@ class _Judgement:
         )
 
 
+def _source_cost(r: Table) -> ColumnElement[Any]:
+    """For a cached answer, what it cost in the run it came from (by the indexed cache key); else 0."""
+    source = RESPONSES.alias("source")
+    cost = (
+        select(func.min(source.c.cost_usd))
+        .where(source.c.cache_key == r.c.cache_key, source.c.run_id == r.c.cached_from)
+        .scalar_subquery()
+    )
+    return case((r.c.cached_from.is_not(None), func.coalesce(cost, 0.0)), else_=0.0)
+
+
 def _count(condition: ColumnElement[bool]) -> ColumnElement[Any]:
     return func.sum(case((condition, 1), else_=0))
 
@@ -218,6 +229,8 @@ class ReportQueries:
                 func.sum(r.c.prompt_tokens).label("prompt_tokens"),
                 func.sum(r.c.completion_tokens).label("completion_tokens"),
                 func.sum(r.c.cost_usd).label("cost_usd"),
+                _count(r.c.cached_from.is_not(None)).label("cached"),
+                func.sum(_source_cost(r)).label("cached_cost_usd"),
             )
             .select_from(j.source)
             .where(r.c.run_id == run_id)
@@ -236,6 +249,8 @@ class ReportQueries:
                 prompt_tokens=_as_int(row.prompt_tokens),
                 completion_tokens=_as_int(row.completion_tokens),
                 cost_usd=float(row.cost_usd or 0.0),
+                cached=_as_int(row.cached),
+                cached_cost_usd=float(row.cached_cost_usd or 0.0),
             )
             cells.append(
                 Cell(

@@ -312,15 +312,23 @@ class Store:
         r, v = _RESPONSES.c, _VERDICTS.c
         outcomes: dict[str, dict[str, int]] = {}
         cost: dict[str, float] = {}
+        tokens: dict[str, int] = {}
         async with self._engine.connect() as conn:
             rows = await conn.execute(
-                select(r.target, r.outcome, func.count(), func.coalesce(func.sum(r.cost_usd), 0.0))
+                select(
+                    r.target,
+                    r.outcome,
+                    func.count(),
+                    func.coalesce(func.sum(r.cost_usd), 0.0),
+                    func.coalesce(func.sum(r.prompt_tokens + r.completion_tokens), 0),
+                )
                 .where(r.run_id == run_id)
                 .group_by(r.target, r.outcome)
             )
-            for target, outcome, n, usd in rows:
+            for target, outcome, n, usd, used in rows:
                 outcomes.setdefault(target, {})[outcome] = int(n)
                 cost[target] = cost.get(target, 0.0) + float(usd)
+                tokens[target] = tokens.get(target, 0) + int(used)
             query = select(v.critic, v.critic_version, v.status, func.count()).where(v.run_id == run_id)
             if critic is not None:
                 query = query.where(v.critic == critic.name, v.critic_version == critic.version)
@@ -328,7 +336,7 @@ class Store:
             verdicts: Mapping[tuple[str, str, str], int] = {
                 (name, version, status): int(n) for name, version, status, n in vrows
             }
-        return RunCounts(outcomes=outcomes, cost_usd=cost, verdicts=verdicts)
+        return RunCounts(outcomes=outcomes, cost_usd=cost, verdicts=verdicts, tokens=tokens)
 
     # -- cases ------------------------------------------------------------------------------
 

@@ -112,6 +112,14 @@ class TargetConfig(_Frozen):
         "together with `api_base` for any OpenAI-compatible server.",
     )
     api_base: str | None = Field(default=None, description="Base URL of the endpoint (`http://host/v1`).")
+    endpoint_name: str | None = Field(
+        default=None,
+        min_length=1,
+        description="A stable name for the endpoint that stands in for `api_base` in the run id, for a "
+        "server whose address changes between sessions (a local server on a random port): a session "
+        "with another `api_base` then resumes the same run. Set it only when every such address serves "
+        "the same model.",
+    )
     api_key_env: str | None = Field(
         default=None, description="NAME of the environment variable holding the API key (never the key)."
     )
@@ -222,6 +230,9 @@ class TargetConfig(_Frozen):
             "adapter": self.adapter,
             "decoding": self.decoding.model_dump(mode="json"),
         }
+        if self.endpoint_name is not None:  # the user names the endpoint; its address may change
+            del spec["api_base"]
+            spec["endpoint"] = self.endpoint_name
         if self.options:  # only when set, so the run ids of targets without options stay as they were
             spec["options"] = self.options
         return spec

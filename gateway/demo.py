@@ -49,6 +49,9 @@ def demo_config(base_url: str, db_url: str) -> RunConfig:
                     "name": model,
                     "model": model,
                     "api_base": base_url,
+                    # The simulator listens on a free port, another each time: the run id names the
+                    # endpoint instead, so running the demo again resumes the same run.
+                    "endpoint_name": "seval-simulator",
                     "adapter": "openai",
                     "limits": {"max_in_flight": 32},
                     "decoding": {"temperature": 0.7, "max_tokens": 256},

@@ -35,7 +35,7 @@ from gateway.config import RunConfig, TargetConfig
 from gateway.planner import TargetPlan
 from gateway.policy import CallPolicy
 from gateway.retry import RetryCounters
-from gateway.run_results import TargetStatus
+from gateway.run_results import EarlierWork, TargetStatus
 
 ITEM_QUEUE_PER_WORKER = 2
 
@@ -56,6 +56,8 @@ class TargetStats:
     completion_tokens: int = 0
     cost_usd: float = 0.0
     retry: RetryCounters = field(default_factory=RetryCounters)
+    earlier: EarlierWork = field(default_factory=EarlierWork)
+    """What earlier sessions stored (progress shows the whole run); the counters above are this session's."""
 
     @property
     def done(self) -> int:

@@ -4,7 +4,9 @@ Streams the suites once. Prompt tokens are estimated from text length (the limit
 completion tokens are the decoding's ``max_tokens`` when set, else ``ASSUMED_COMPLETION``.
 Applied attacks are expanded in memory with their templates (no generator model is called), so
 the prompt sizes of rewrite attacks are approximations. Items already stored for the run (resume)
-are not counted again.
+are not counted again, and neither are items the response cache would answer (an identical request
+answered in an earlier run): those are counted as ``cached``, at no cost. The run's spend so far is
+given so the caller can tell whether the run would outgrow ``budget.max_usd``.
 
 A ``judge`` critic (alone or as a cascade stage) is estimated too: one judge call per response
 (retries not counted), prompt tokens = the judge instructions + the case text + the target's
@@ -17,14 +19,21 @@ model that refuses more saves more, one that never refuses saves nothing).
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from core.tokens import text_tokens
 from core.types import Case, CaseKind
 from gateway.budget import price_for
 from gateway.config import JUDGE_BACKEND, RunConfig
+from gateway.dispatch import cache_key
 from gateway.planner import TargetPlan, suite_cases
 from gateway.selection.strata import Breakdown
+
+FindCached = Callable[[Iterable[str]], Awaitable[dict[str, Any]]]
+"""``Store.find_cached``: the cache keys an earlier run has a reusable answer for."""
+_CACHE_CHUNK = 2_000
 
 ASSUMED_COMPLETION = 256
 """Completion tokens assumed per call when the decoding sets no ``max_tokens``."""
@@ -58,6 +67,8 @@ class TargetEstimate:
     prompt_tokens: int
     completion_tokens: int
     cost_usd: float | None  # None: no price known (config or litellm's cost map)
+    cached: int = 0
+    """Items the response cache would answer: not sent, not paid."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +81,9 @@ class RunEstimate:
     # Source cases (the `limit` slice when there is one) by dimension, category, language, kind.
     breakdown: dict[str, dict[str, int]] = field(default_factory=dict)
     judge: JudgeEstimate | None = None
+    spent_usd: float = 0.0
+    """What the run's earlier sessions already spent (``budget.max_usd`` covers every session)."""
+    max_usd: float | None = None
 
     @property
     def calls(self) -> int:
@@ -82,9 +96,22 @@ class RunEstimate:
         costs = [t.cost_usd for t in self.targets]
         return None if any(c is None for c in costs) else sum(c for c in costs if c is not None)
 
+    @property
+    def over_budget(self) -> bool:
+        """True when spend so far plus the estimate exceeds ``budget.max_usd``."""
+        cost = self.cost_usd
+        return self.max_usd is not None and cost is not None and self.spent_usd + cost > self.max_usd
 
-async def estimate(config: RunConfig, *, done: dict[str, set[str]] | None = None) -> RunEstimate:
-    """The run's expected calls, tokens and cost; ``done`` holds keys already stored per target."""
+
+async def estimate(
+    config: RunConfig,
+    *,
+    done: dict[str, set[str]] | None = None,
+    find_cached: FindCached | None = None,
+    spent_usd: float = 0.0,
+) -> RunEstimate:
+    """The run's expected calls, tokens and cost; ``done`` holds keys already stored per target,
+    ``find_cached`` (None: cache off) finds the items an earlier run's answer would cover."""
     from attacks.expand import make_expander
 
     expander = (
@@ -97,6 +124,22 @@ async def estimate(config: RunConfig, *, done: dict[str, set[str]] | None = None
     calls = dict.fromkeys((p.name for p in plans), 0)
     prompt = dict.fromkeys(calls, 0)
     completion = dict.fromkeys(calls, 0)
+    cached = dict.fromkeys(calls, 0)
+    targets_by_name = {t.name: t for t in config.targets}
+    system = config.request.system
+    pending: list[tuple[str, str, int, int]] = []  # target, cache key, prompt and completion tokens
+
+    async def settle() -> None:
+        hits = await find_cached([p[1] for p in pending]) if find_cached is not None else {}
+        for name, key, p_tokens, c_tokens in pending:
+            if key in hits:
+                cached[name] += 1
+            else:
+                calls[name] += 1
+                prompt[name] += p_tokens
+                completion[name] += c_tokens
+        pending.clear()
+
     n_cases = 0
     send_base = CaseKind.BASE in config.kinds
     sources = Breakdown()
@@ -110,17 +153,23 @@ async def estimate(config: RunConfig, *, done: dict[str, set[str]] | None = None
         n_cases += len(cases)
         for plan in plans:
             skip = done.get(plan.name, set())
+            target = targets_by_name[plan.name]
             for item in plan.items(cases, skip):
-                calls[plan.name] += 1
-                prompt[plan.name] += text_tokens(item.case.text)
-                completion[plan.name] += item.decoding.max_tokens or ASSUMED_COMPLETION
+                key = cache_key(target, item.decoding, system, item.case.text, item.sample_index)
+                tokens_out = item.decoding.max_tokens or ASSUMED_COMPLETION
+                pending.append((plan.name, key, text_tokens(item.case.text), tokens_out))
+        if len(pending) >= _CACHE_CHUNK:
+            await settle()
+    await settle()
     targets = []
     for t in config.targets:
         price = price_for(t)
         cost = price.cost(prompt[t.name], completion[t.name]) if price.known else None
         already = len(done.get(t.name, set()))
         targets.append(
-            TargetEstimate(t.name, calls[t.name], already, prompt[t.name], completion[t.name], cost)
+            TargetEstimate(
+                t.name, calls[t.name], already, prompt[t.name], completion[t.name], cost, cached[t.name]
+            )
         )
     return RunEstimate(
         config.run_id,
@@ -128,6 +177,8 @@ async def estimate(config: RunConfig, *, done: dict[str, set[str]] | None = None
         tuple(targets),
         sources.counts(),
         _judge(config, sum(calls.values()), prompt, completion),
+        spent_usd,
+        config.budget.max_usd,
     )
 
 

@@ -5,7 +5,10 @@ Every event, ours and the standard-library records of third-party libraries (htt
 passes through one redaction step just before rendering: API keys are removed from every value,
 however deeply nested, and from exception messages and tracebacks.
 
-Prompts and responses are never logged by default; callers log ids and counts, not text.
+Prompts and responses are never logged, at any level: callers log ids and counts, not text, and
+the loggers of the database layer (SQLAlchemy, aiosqlite, asyncpg, Alembic), which print SQL
+parameters (the prompts and responses being stored) at DEBUG/INFO, are held at WARNING whatever
+the configured level. The engines are also built with ``hide_parameters`` (db/engine.py).
 """
 
 from __future__ import annotations
@@ -20,7 +23,10 @@ from structlog.typing import EventDict, Processor, WrappedLogger
 
 from core.redaction import Redactor
 
-_CHATTY_LIBRARIES = ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy", "alembic", "httpx", "httpcore", "aiohttp")
+_CHATTY_LIBRARIES = ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy", "httpx", "httpcore", "aiohttp")
+
+# Loggers that print SQL parameters, i.e. prompt and response text: never below WARNING.
+_TEXT_CARRYING_LIBRARIES = ("sqlalchemy", "aiosqlite", "asyncpg", "alembic")
 
 # Nested containers deeper than this are flattened to their (redacted) repr.
 _MAX_DEPTH = 6
@@ -103,6 +109,8 @@ def configure_logging(
     floor = max(logging.getLevelName(level) if isinstance(level, str) else level, logging.WARNING)
     for name in _CHATTY_LIBRARIES:
         logging.getLogger(name).setLevel(floor)
+    for name in _TEXT_CARRYING_LIBRARIES:
+        logging.getLogger(name).setLevel(logging.WARNING)
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,

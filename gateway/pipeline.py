@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from core.protocols import Critic, TargetAdapter
 from core.redaction import Redactor
 from core.types import AttemptResult, Case, CaseKind, CritiqueItem, SkippedRow
-from db.store import Store
+from db.store import RETRYABLE_OUTCOMES, Store
 from db.tables import RunTargetRow
 from db.writer import BatchWriter
 from gateway.budget import Budget, Price, price_for
@@ -41,7 +41,7 @@ from gateway.planner import (
 from gateway.planner import suite_cases as plan_suite_cases
 from gateway.policy import CallPolicy, LimiterRegistry
 from gateway.progress import ProgressSink
-from gateway.run_results import RunResult, RunStatus, TargetResult, TargetStatus
+from gateway.run_results import EarlierWork, RunResult, RunStatus, TargetResult, TargetStatus
 
 CASE_QUEUE_BATCHES = 4
 """Case batches a target may have waiting: how far a fast target runs ahead of a slow one."""
@@ -97,9 +97,15 @@ async def execute(
 
     stats: dict[str, TargetStats] = {}
     done_keys: dict[str, set[str]] = {}
+    earlier = await store.run_counts(run_id)
+    resent = RETRYABLE_OUTCOMES if retry_on else ()
     for t in config.targets:
         done_keys[t.name] = await store.done_keys(run_id, t.name, include_retryable=not retry_on)
-        stats[t.name] = TargetStats(planned=planned[t.name], already_done=len(done_keys[t.name]))
+        stats[t.name] = TargetStats(
+            planned=planned[t.name],
+            already_done=len(done_keys[t.name]),
+            earlier=EarlierWork.of(earlier, t.name, resent=resent),
+        )
     budget = Budget(
         max_usd=config.budget.max_usd,
         max_calls=config.budget.max_calls,

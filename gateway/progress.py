@@ -2,6 +2,10 @@
 
 Both read the dispatch counters (``TargetStats``) on a timer; the hot path never calls in here.
 Shown per target: done/total, rate, ETA, retries, 429s, blocked, failed, tokens and spend.
+On a resumed run done/total, blocked, failed, tokens and spend are the whole run's (earlier sessions'
+stored counts plus this session's, as the budget counts spend); rate, ETA, retries and 429s are this
+session's, and the table says so. The table fits an 80-column terminal: numbers are never cut, a
+long target name wraps.
 ``ProgressSink`` is what a run accepts as its progress display (these two, or the caller's own).
 """
 
@@ -17,6 +21,8 @@ from typing import Protocol, TextIO
 
 from gateway.critic_stage import CriticStats
 from gateway.dispatch import TargetStats
+
+SESSION_NOTE = "rate, ETA, retries, 429s: this session; the rest: the whole run"
 
 
 class ProgressSink(Protocol):
@@ -106,12 +112,11 @@ class LogProgress(_Base):
                 eta_s=round(eta) if eta is not None else None,
                 retries=s.retry.retries,
                 rate_limited=s.retry.rate_limited,
-                blocked=s.blocked,
-                failed=s.failed,
-                incomplete=s.incomplete,
+                blocked=_blocked(s),
+                failed=s.earlier.failed + s.failed + s.incomplete,
                 cached=s.cached,
-                tokens=s.prompt_tokens + s.completion_tokens,
-                spend_usd=round(s.cost_usd, 6),
+                tokens=_tokens(s),
+                spend_usd=round(_spend(s), 6),
             )
         if self._critic is not None:
             self._log.info(
@@ -140,9 +145,24 @@ class RichProgress(_Base):
         self._live.stop()
 
     def _tick(self, *, final: bool) -> None:
+        from rich import box
         from rich.table import Table
 
-        table = Table(title=f"run {self._run_id[:12]}", title_justify="left", expand=False)
+        title = f"run {self._run_id[:12]}"
+        captions = []
+        earlier = sum(s.already_done for s in self._stats.values())
+        if earlier:
+            title += f" (resumed: {earlier:,} stored earlier)"
+            captions.append(SESSION_NOTE)
+        # No vertical rules and one space between columns: ten columns fit 80 characters.
+        table = Table(
+            title=title,
+            title_justify="left",
+            expand=False,
+            box=box.SIMPLE_HEAD,
+            show_edge=False,
+            padding=(0, 0),
+        )
         for col in (
             "target",
             "done/total",
@@ -155,7 +175,10 @@ class RichProgress(_Base):
             "tokens",
             "spend",
         ):
-            table.add_column(col, justify="left" if col == "target" else "right")
+            if col == "target":
+                table.add_column(col, justify="left", overflow="fold")
+            else:
+                table.add_column(col, justify="right", no_wrap=True)
         for name, s in self._stats.items():
             eta = self._eta(name, s)
             table.add_row(
@@ -165,14 +188,38 @@ class RichProgress(_Base):
                 "-" if eta is None else _clock(eta),
                 str(s.retry.retries),
                 str(s.retry.rate_limited),
-                str(s.blocked),
-                str(s.failed + s.incomplete),
-                f"{s.prompt_tokens + s.completion_tokens:,}",
-                f"${s.cost_usd:.4f}",
+                str(_blocked(s)),
+                str(s.earlier.failed + s.failed + s.incomplete),
+                _count(_tokens(s)),
+                _usd(_spend(s)),
             )
         if self._critic is not None:
-            table.caption = f"critic: {self._critic.scored} scored, {self._critic.errors} errors"
+            captions.append(f"critic: {self._critic.scored} scored, {self._critic.errors} errors")
+        table.caption = "\n".join(captions) or None
+        table.caption_justify = "left"
         self._live.update(table, refresh=True)
+
+
+def _blocked(s: TargetStats) -> int:
+    return s.earlier.blocked + s.blocked
+
+
+def _tokens(s: TargetStats) -> int:
+    return s.earlier.tokens + s.prompt_tokens + s.completion_tokens
+
+
+def _spend(s: TargetStats) -> float:
+    return s.earlier.cost_usd + s.cost_usd
+
+
+def _count(n: int) -> str:
+    """At most 7 characters: ``999,999``, then ``1.23M``."""
+    return f"{n:,}" if n < 1_000_000 else f"{n / 1_000_000:.2f}M" if n < 1_000_000_000 else f"{n / 1e9:.2f}G"
+
+
+def _usd(usd: float) -> str:
+    """Four decimals below $100 (``$12.3456``), two above (``$1234.56``)."""
+    return f"${usd:.4f}" if usd < 100 else f"${usd:.2f}"
 
 
 def _clock(seconds: float) -> str:

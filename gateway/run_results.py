@@ -9,9 +9,14 @@ cannot go on from, with its reason). Each target's status says the same per targ
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+
+from core.records import RunCounts
+from core.types import Outcome
+
+_ANSWERED = (Outcome.COMPLETED.value, Outcome.BLOCKED_BY_VENDOR.value)
 
 
 class RunStatus(StrEnum):
@@ -74,3 +79,31 @@ class RunResult:
             if t.name == name:
                 return t
         raise KeyError(name)
+
+
+@dataclass(frozen=True, slots=True)
+class EarlierWork:
+    """What earlier sessions of a run stored for one target, as a resumed session starts (for live
+    progress that shows the whole run, not this session alone).
+
+    Outcome counts cover only the answers this session will not send again; tokens and spend cover
+    every stored row, since a row sent again keeps adding to its own tokens and cost.
+    """
+
+    blocked: int = 0
+    failed: int = 0
+    """Failed or cut off (FAILED_*, INCOMPLETE) and not sent again."""
+    tokens: int = 0
+    cost_usd: float = 0.0
+
+    @classmethod
+    def of(cls, counts: RunCounts, target: str, *, resent: Collection[str] = ()) -> EarlierWork:
+        """``target``'s earlier work in ``counts``; ``resent``: stored outcomes this session sends again."""
+        outcomes = counts.outcomes.get(target, {})
+        kept = {o: n for o, n in outcomes.items() if o not in resent}
+        return cls(
+            blocked=kept.get(Outcome.BLOCKED_BY_VENDOR, 0),
+            failed=sum(n for o, n in kept.items() if o not in _ANSWERED),
+            tokens=counts.tokens.get(target, 0),
+            cost_usd=counts.cost_usd.get(target, 0.0),
+        )

@@ -6,7 +6,7 @@ import asyncio
 import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
 
@@ -17,7 +17,8 @@ if TYPE_CHECKING:
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
+# SEVAL_SHARED_DATA points the data-backed tests elsewhere (and lets a test simulate its absence).
+SHARED_DATA = Path(os.environ.get("SEVAL_SHARED_DATA") or PROJECT_ROOT.parent / "shared" / "data")
 DEFAULT_POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 
 
@@ -26,18 +27,28 @@ def in_ci() -> bool:
     return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
-def require_or_skip(reason: str) -> None:
+def require_or_skip(reason: str) -> NoReturn:
     """Skip on a laptop that lacks a service or data; fail in CI, where it must be there."""
     if in_ci():
         pytest.fail(f"required in CI but unavailable: {reason}")
     pytest.skip(reason)
 
 
+def import_or_skip(module: str) -> Any:
+    """``pytest.importorskip`` that fails in CI, where every optional extra must be installed."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        require_or_skip(f"cannot import {module}: {exc}")
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    """The reference data folder (../shared/data); skipped cleanly when absent."""
+    """The reference data folder (../shared/data); skipped when absent, a failure in CI."""
     if not SHARED_DATA.is_dir():
-        pytest.skip(f"reference data not present at {SHARED_DATA}")
+        require_or_skip(f"reference data not present at {SHARED_DATA}")
     return SHARED_DATA
 
 
@@ -46,7 +57,7 @@ def seval_data(shared_data: Path) -> Path:
     """The S-Eval release files."""
     path = shared_data / "s-eval"
     if not path.is_dir():
-        pytest.skip(f"S-Eval release not present at {path}")
+        require_or_skip(f"S-Eval release not present at {path}")
     return path
 
 
@@ -55,7 +66,7 @@ def xstest_data(shared_data: Path) -> Path:
     """The XSTest files with human labels."""
     path = shared_data / "xstest"
     if not path.is_dir():
-        pytest.skip(f"XSTest not present at {path}")
+        require_or_skip(f"XSTest not present at {path}")
     return path
 
 

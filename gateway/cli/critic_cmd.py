@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 import typer
 from typer.core import TyperGroup
 
+from gateway.cli.db_cmd import DbOption
+
 if TYPE_CHECKING:
     from critic_server.config import ServerConfig
 
@@ -197,9 +199,14 @@ def serve(
 @critic_app.command("validate")
 def validate(
     labels: Annotated[
-        list[Path], typer.Option("--labels", help="Label file(s); repeat the option for several.")
+        list[Path],
+        typer.Option("--labels", help="Label file(s): --labels A B or --labels A --labels B."),
     ],
     fmt: Annotated[LabelFormatChoice, typer.Option("--format", help="Label file format.")],
+    more_labels: Annotated[
+        list[Path] | None,
+        typer.Argument(help="More label files (after --labels FILE).", show_default=False),
+    ] = None,
     backend: BackendOpt = BackendChoice.rules,
     split: Annotated[
         SplitChoice,
@@ -240,7 +247,7 @@ def validate(
     from critic_server.validation import LabelFileError, load_labels, report
 
     try:
-        rows = load_labels(labels, fmt.value, split.value)
+        rows = load_labels([*labels, *(more_labels or [])], fmt.value, split.value)
     except (LabelFileError, OSError, UnicodeDecodeError) as exc:
         _fail(str(exc))
     if not rows:
@@ -411,21 +418,16 @@ def _print_table(result: dict[str, Any]) -> None:
 
 def critique(
     run: Annotated[str, typer.Argument(help="Run id, unique id prefix, or name.")],
-    critic: Annotated[
+    critic_url: Annotated[
         str | None,
         typer.Option(
-            "--critic", help="Critic server URL (default: start the embedded one).", show_default=False
+            "--critic-url", help="Critic server URL (default: start the embedded one).", show_default=False
         ),
     ] = None,
-    db: Annotated[
-        str | None,
-        typer.Option(
-            "--db",
-            envvar="SEVAL_DB",
-            help="Database URL (default sqlite+aiosqlite:///seval.db).",
-            show_default=False,
-        ),
+    old_critic: Annotated[
+        str | None, typer.Option("--critic", hidden=True, help="Deprecated spelling of --critic-url.")
     ] = None,
+    db: DbOption = None,
     rescore: Annotated[
         bool,
         typer.Option(
@@ -444,13 +446,17 @@ def critique(
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Items per critic request.")] = 64,
 ) -> None:
     """Score a run's unscored or failed responses (or all, with --rescore) and store the verdicts."""
-    if critic is None and backend is not BackendChoice.rules:
+    if critic_url is None and old_critic is None and backend is not BackendChoice.rules:
         _fail(
             "the embedded critic runs the rules backend; "
-            "serve others with `seval critic serve` and pass --critic"
+            "serve others with `seval critic serve` and pass --critic-url"
         )
+    if old_critic is not None:
+        # `--critic` names NAME@VERSION in `seval report`; here it was a URL. Kept for old scripts.
+        typer.echo("warning: --critic is deprecated here: pass the server URL as --critic-url", err=True)
+        critic_url = critic_url or old_critic
     token = _read_token(token_env)
-    scored, failed = asyncio.run(_critique(run, critic, db, rescore, token, batch_size))
+    scored, failed = asyncio.run(_critique(run, critic_url, db, rescore, token, batch_size))
     typer.echo(f"scored {scored} responses, {failed} critic errors")
     if failed:
         raise typer.Exit(1)
@@ -469,13 +475,16 @@ async def _critique(
     from core.protocols import Critic
     from core.types import CritiqueItem, VerdictStatus
     from critic_server.local import LocalCritic
-    from db.engine import DEFAULT_URL
+    from db.engine import DEFAULT_URL, UnsupportedDatabaseURL
     from db.store import Store, StoreError
     from gateway.critic_client import CriticClient, CriticUnavailable
+    from gateway.reports.api import ReportError, require_existing_database
 
+    url = db_url or DEFAULT_URL
     try:
-        store = await Store.open(db_url or DEFAULT_URL)
-    except StoreError as exc:
+        require_existing_database(url)  # scoring a run needs one: never create an empty database
+        store = await Store.open(url)
+    except (StoreError, ReportError, UnsupportedDatabaseURL) as exc:
         _fail(str(exc))
     async with AsyncExitStack() as stack:
         stack.push_async_callback(store.close)

@@ -13,13 +13,16 @@ import typer
 
 db_app = typer.Typer(help="Create or upgrade the result database's schema.")
 
+# The one --db option of every command: --db, else the SEVAL_DB variable, else the command's default
+# (sqlite+aiosqlite:///seval.db; `seval run`: the config's db_url; `seval demo`: OUT/seval.db).
 DbOption = Annotated[
     str | None,
     typer.Option(
         "--db",
         envvar="SEVAL_DB",
-        help="Database URL: sqlite+aiosqlite:///PATH (default sqlite+aiosqlite:///seval.db) "
-        "or postgresql+asyncpg://USER:PASSWORD@HOST:PORT/DB[?search_path=SCHEMA].",
+        help="Database URL: sqlite+aiosqlite:///PATH (default sqlite+aiosqlite:///seval.db; for run, "
+        "the config's db_url) or postgresql+asyncpg://USER:PASSWORD@HOST:PORT/DB[?search_path=SCHEMA]. "
+        "Commands that only read never create it.",
         show_default=False,
     ),
 ]

@@ -43,10 +43,11 @@ def _guarded(url: str, action: str, work: Callable[[], T]) -> T:
     from db.engine import UnsupportedDatabaseURL, describe_error
     from db.store import StoreError
     from gateway.reports.metrics import ReportError
+    from gateway.reports.writers import ReportOutputError
 
     try:
         return work()
-    except (ReportError, StoreError, UnsupportedDatabaseURL) as exc:
+    except (ReportError, ReportOutputError, StoreError, UnsupportedDatabaseURL) as exc:
         _fail(str(exc))
     except OSError as exc:
         _fail(describe_error(url, action, exc))

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from gateway.cli.db_cmd import DbOption
+
 if TYPE_CHECKING:
     from core.records import StoredRun
     from db.store import Store
@@ -21,7 +23,6 @@ if TYPE_CHECKING:
 
 runs_app = typer.Typer(help="List and inspect stored runs.", no_args_is_help=True)
 
-_DB_HELP = "Database URL (SQLite or Postgres); default: the config's db_url, else sqlite seval.db."
 _EXIT = {"completed": 0, "partial": 3, "budget_exhausted": 3, "interrupted": 130}
 
 
@@ -42,7 +43,7 @@ def _load(config: Path, db: str | None) -> RunConfig:
 
 def run(
     config: Annotated[Path, typer.Argument(help="Run config YAML (see examples/run.yaml).")],
-    db: Annotated[str | None, typer.Option("--db", help=_DB_HELP)] = None,
+    db: DbOption = None,
     no_cache: Annotated[
         bool, typer.Option("--no-cache", help="Never reuse answers from earlier runs.")
     ] = False,
@@ -58,12 +59,18 @@ def run(
     ] = False,
 ) -> None:
     """Run or resume a sweep: items without a stored response are sent, and (unless
-    --no-retry-failed) items an earlier session stored as FAILED_TRANSIENT or INCOMPLETE."""
+    --no-retry-failed) items an earlier session stored as FAILED_TRANSIENT or INCOMPLETE.
+
+    Exit codes: 0: every target done; 1: the run failed; 2: bad config or input; 3: stopped early
+    (a target paused, e.g. on a rejected key, or the budget ran out): run again to resume;
+    130: interrupted: run again to resume."""
     cfg = _load(config, db)
     retry_failed = cfg.retry_failed and not no_retry_failed
     if estimate_only:
         try:
-            _print_estimate(asyncio.run(_estimate(cfg, retry_failed=retry_failed)))
+            _print_estimate(
+                asyncio.run(_estimate(cfg, retry_failed=retry_failed, use_cache=cfg.cache and not no_cache))
+            )
         except ValueError as exc:
             raise _fail(str(exc)) from None
         return
@@ -93,34 +100,32 @@ def run(
     raise typer.Exit(_EXIT.get(result.status, 1))
 
 
-async def _estimate(cfg: RunConfig, *, retry_failed: bool) -> RunEstimate:
-    from gateway.estimate import estimate
-
-    return await estimate(cfg, done=await _done_keys(cfg, include_retryable=not retry_failed))
-
-
-async def _done_keys(cfg: RunConfig, *, include_retryable: bool) -> dict[str, set[str]]:
-    """Keys this run will not send again, read without creating or migrating a database."""
+async def _estimate(cfg: RunConfig, *, retry_failed: bool, use_cache: bool) -> RunEstimate:
+    """The estimate, minus what the store already has for this run (resume) or would answer from
+    the cache; the database is read, never created or migrated."""
     from db.engine import parse_url
+    from gateway.estimate import estimate
 
     url = parse_url(cfg.db_url)
     if url.get_backend_name() == "sqlite":
         exists = await asyncio.to_thread(Path(url.database or "").is_file)
         if not exists:
-            return {}
+            return await estimate(cfg)
     from db.store import Store, StoreError
 
     try:
         store = await Store.open(cfg.db_url, create=False)
     except StoreError:
-        return {}
+        return await estimate(cfg)
     try:
-        if await store.get_run(cfg.run_id) is None:
-            return {}
-        return {
-            t.name: await store.done_keys(cfg.run_id, t.name, include_retryable=include_retryable)
-            for t in cfg.targets
-        }
+        done: dict[str, set[str]] = {}
+        spent = 0.0
+        if await store.get_run(cfg.run_id) is not None:
+            for t in cfg.targets:
+                done[t.name] = await store.done_keys(cfg.run_id, t.name, include_retryable=not retry_failed)
+            spent = await store.spent_usd(cfg.run_id)
+        find_cached = store.find_cached if use_cache else None
+        return await estimate(cfg, done=done, find_cached=find_cached, spent_usd=spent)
     finally:
         await store.close()
 
@@ -130,7 +135,15 @@ def _print_estimate(est: RunEstimate) -> None:
     from rich.table import Table
 
     table = Table(title=f"estimate for run {est.run_id[:12]} ({est.cases} cases)", title_justify="left")
-    for col in ("target", "calls", "already stored", "prompt tokens", "completion tokens", "cost (USD)"):
+    for col in (
+        "target",
+        "calls",
+        "already stored",
+        "from cache",
+        "prompt tokens",
+        "completion tokens",
+        "cost (USD)",
+    ):
         table.add_column(col, justify="left" if col == "target" else "right")
     for t in est.targets:
         cost = "unknown (no price)" if t.cost_usd is None else f"{t.cost_usd:.4f}"
@@ -138,6 +151,7 @@ def _print_estimate(est: RunEstimate) -> None:
             t.name,
             f"{t.calls:,}",
             f"{t.already_done:,}",
+            f"{t.cached:,}",
             f"{t.prompt_tokens:,}",
             f"{t.completion_tokens:,}",
             cost,
@@ -159,6 +173,13 @@ def _print_estimate(est: RunEstimate) -> None:
                 "the targets refuse cleanly)"
             )
         typer.echo(line)
+    if est.over_budget and est.max_usd is not None and est.cost_usd is not None:
+        typer.echo(
+            f"warning: this exceeds budget.max_usd ${est.max_usd:.4f} (${est.spent_usd:.4f} already "
+            f"spent + ${est.cost_usd:.4f} estimated): the run will stop at the budget "
+            "(status budget_exhausted, exit 3) before every item is sent",
+            err=True,
+        )
 
 
 def _print_result(result: RunResult) -> None:
@@ -179,7 +200,7 @@ def _print_result(result: RunResult) -> None:
 
 
 @runs_app.command("list")
-def runs_list(db: Annotated[str | None, typer.Option("--db", help=_DB_HELP)] = None) -> None:
+def runs_list(db: DbOption = None) -> None:
     """Every stored run, newest first."""
     rows = asyncio.run(_list_runs(db or _default_db()))
     if not rows:
@@ -198,11 +219,14 @@ async def _list_runs(db_url: str) -> list[StoredRun]:
 
 
 async def _open_existing(db_url: str) -> Store:
-    from db.store import Store, StoreError
+    """The store at ``db_url`` for reading: never created, never migrated."""
+    from db.engine import UnsupportedDatabaseURL
+    from db.store import StoreError
+    from gateway.reports.api import ReportError, open_store
 
     try:
-        return await Store.open(db_url, create=False)
-    except StoreError as exc:
+        return await open_store(db_url)
+    except (StoreError, ReportError, UnsupportedDatabaseURL) as exc:
         raise _fail(str(exc)) from None
 
 
@@ -211,7 +235,7 @@ def runs_show(
     ref: Annotated[
         str, typer.Argument(help="Run id, unique id prefix, or name (the latest run of that name).")
     ],
-    db: Annotated[str | None, typer.Option("--db", help=_DB_HELP)] = None,
+    db: DbOption = None,
 ) -> None:
     """A run's status, targets, outcomes, spend and verdicts."""
     result, usage = asyncio.run(_show(ref, db or _default_db()))
@@ -243,16 +267,16 @@ async def _show(ref: str, db_url: str) -> tuple[RunResult, list[Any]]:
 
 
 def _default_db() -> str:
-    from gateway.config import DEFAULT_DB_URL
+    from db.engine import DEFAULT_URL
 
-    return DEFAULT_DB_URL
+    return DEFAULT_URL
 
 
 def demo(
     out: Annotated[Path, typer.Option("--out", help="Folder for the report (and the SQLite file).")] = Path(
         "seval-demo"
     ),
-    db: Annotated[str | None, typer.Option("--db", help="Database URL (default: OUT/seval.db).")] = None,
+    db: DbOption = None,
 ) -> None:
     """Run the sample suite with attacks against three simulated models, score, store and report."""
     from gateway.demo import run_demo

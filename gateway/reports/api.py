@@ -28,25 +28,27 @@ __all__ = [
     "RunResults",
     "comparisons",
     "open_store",
+    "require_existing_database",
     "resolve_run",
     "results",
     "results_sync",
 ]
 
 
-def _require_sqlite_file(db_url: str) -> None:
-    # Opening a missing SQLite file would silently create an empty database.
+def require_existing_database(db_url: str) -> None:
+    """``ReportError`` naming the path when ``db_url`` is a SQLite file that does not exist: opening
+    it would silently create an empty database, which a command that only reads must never do."""
     url = parse_url(db_url)
     database = url.database or ""
     if url.get_backend_name() != "sqlite" or not database or database == ":memory:":
         return
     if not Path(database).expanduser().is_file():
-        raise ReportError(f"no database at {database} (from --db {redact_url(db_url)})")
+        raise ReportError(f"no database at {database} (database URL {redact_url(db_url)})")
 
 
 async def open_store(db_url: str) -> Store:
     """Open an existing store for reading (no schema changes; a missing SQLite file is an error)."""
-    _require_sqlite_file(db_url)
+    require_existing_database(db_url)
     return await Store.open(db_url, create=False)
 
 

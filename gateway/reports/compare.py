@@ -41,7 +41,8 @@ class Arm:
         if self.decoding != "default":
             parts.append(f"[{self.decoding}]")
         parts.append(f"({self.critic.label if self.critic else 'no critic'})")
-        parts.append(f"@{self.run_name or self.run_id[:12]}")
+        # The id prefix too: two runs may share a name (a changed config under the same name).
+        parts.append(f"@{self.run_name} ({self.run_id[:12]})" if self.run_name else f"@{self.run_id[:12]}")
         return " ".join(parts)
 
     def record(self) -> dict[str, Any]:
@@ -146,7 +147,9 @@ def arm_namer(comparisons: Sequence[Comparison]) -> Callable[[Arm], str]:
     arms = [a for c in comparisons for a in (c.first, c.second)]
     many_decodings = len({a.decoding for a in arms}) > 1
     many_critics = len({a.critic for a in arms}) > 1
-    many_runs = len({a.run_id for a in arms}) > 1
+    run_ids = {a.run_id for a in arms}
+    many_runs = len(run_ids) > 1
+    prefix = _distinct_prefix(run_ids)
 
     def name(arm: Arm) -> str:
         parts = [arm.target]
@@ -155,10 +158,20 @@ def arm_namer(comparisons: Sequence[Comparison]) -> Callable[[Arm], str]:
         if many_critics:
             parts.append(f"judged by {arm.critic.label if arm.critic else 'no critic'}")
         if many_runs:
-            parts.append(f"run {arm.run_name or arm.run_id[:12]}")
+            # Always with an id prefix: runs of one name (the same name, a changed config) differ.
+            run_ref = arm.run_id[:prefix]
+            parts.append(f"run {arm.run_name} ({run_ref})" if arm.run_name else f"run {run_ref}")
         return " · ".join(parts)
 
     return name
+
+
+def _distinct_prefix(run_ids: set[str], shortest: int = 8) -> int:
+    """The shortest id prefix length (at least ``shortest``) that tells every run apart."""
+    width = shortest
+    while len({r[:width] for r in run_ids}) < len(run_ids) and width < max(map(len, run_ids)):
+        width += 1
+    return width
 
 
 def _differs(first: Arm, second: Arm) -> Factor | None:

@@ -154,7 +154,7 @@ def _summary(res: RunResults) -> str:
             f'<div class="sub">{blocked_share} of evaluated</div></td>'
             f'<td class="num"><span class="big">{cov_text}</span><div class="sub">{cov_sub}</div></td>'
             f'<td class="num"><span class="big">{_usd(total.cost_usd)}</span>'
-            f'<div class="sub">{total.total_tokens:,} tokens</div></td>'
+            f'<div class="sub">{total.total_tokens:,} tokens</div>{_cached_note(total)}</td>'
             f"<td>{esc(t.info.adapter) or '—'}</td></tr>"
         )
     head = [
@@ -443,7 +443,7 @@ def _coverage(res: RunResults) -> str:
             f"<td class='num'>{c.critic_error:,}</td><td class='num'>{c.unscored:,}</td>"
             f"<td class='num'>{pct(t.coverage)}</td>"
             f"<td class='num'>{c.prompt_tokens:,} / {c.completion_tokens:,}</td>"
-            f"<td class='num'>{_usd(c.cost_usd)}</td></tr>"
+            f"<td class='num'>{_usd(c.cost_usd)}{_cached_note(c)}</td></tr>"
         )
     chart = svg.stacked_bars(
         [t.target for t in res.targets], segments, values, label="Where each target's planned items went"
@@ -521,11 +521,20 @@ def _notes(res: RunResults) -> str:
         (
             "Spend",
             "Vendor-reported (or estimated) token counts and cost of every stored request, including "
-            "failed ones.",
+            "failed ones. Answers reused from an earlier run's identical request (the response cache) "
+            "cost this run nothing; their tokens are counted, and what they cost in the run they came "
+            "from is shown apart as \"cached\".",
         ),
     ]
     items = "".join(f"<div><dt>{esc(k)}</dt><dd>{v}</dd></div>" for k, v in notes)
     return _section("notes", "What the numbers mean", "", f'<dl class="notes">{items}</dl>')
+
+
+def _cached_note(c: Counts) -> str:
+    """What the cached answers among ``c`` cost in their source runs (not spent here), if any."""
+    if not c.cached:
+        return ""
+    return f'<div class="sub">+ {_usd(c.cached_cost_usd)} cached ({c.cached:,} answers)</div>'
 
 
 def render(

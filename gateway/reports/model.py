@@ -264,6 +264,8 @@ def summary_record(summary: TargetSummary) -> dict[str, Any]:
         "cost_usd": total.cost_usd,
         "prompt_tokens": total.prompt_tokens,
         "completion_tokens": total.completion_tokens,
+        "cached_answers": total.cached,
+        "cached_cost_usd": total.cached_cost_usd,
     }
     return record
 

@@ -2,15 +2,23 @@
 
 ``results.csv`` has one row per stored response and is streamed from the database in partitions
 (a server-side cursor on Postgres), so memory stays flat however large the run. Prompt and response
-text is included only on request, and text cells that a spreadsheet would run as a formula are
-prefixed with an apostrophe.
+text is included only on request. Every text cell (ids, vendor-supplied finish reasons and codes,
+text) that a spreadsheet would run as a formula is prefixed with an apostrophe.
+
+Each file is first written to a temporary file in the output folder and renamed over its final
+name only once all three are complete, so an interrupted report leaves the previous files whole
+(never a truncated CSV beside an older HTML). A rename replaces a symlink at the final name rather
+than writing through it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
+import os
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,6 +29,7 @@ from typing import Any
 
 import anyio
 
+from core.errors import InputError
 from core.taxonomy import load_taxonomy
 from db.report_queries import RESULT_COLUMNS, ReportQueries
 from db.report_queries import TEXT_COLUMNS as _TEXT_COLUMNS
@@ -43,6 +52,10 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 CSV_COLUMNS: tuple[str, ...] = RESULT_COLUMNS
 TEXT_COLUMNS: tuple[str, ...] = _TEXT_COLUMNS
+
+
+class ReportOutputError(InputError):
+    """The report's output folder cannot be used (it is a file, or cannot be created or written)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,10 +114,12 @@ def summary(res: RunResults, comparisons: Sequence[Comparison], generated_at: da
     }
 
 
-def _safe_cell(text: str | None) -> str:
-    if not text:
-        return ""
-    return "'" + text if text.startswith(_FORMULA_START) else text
+def _safe_cell(value: Any) -> Any:
+    """A text value a spreadsheet would run as a formula, prefixed with an apostrophe; other
+    values (numbers, None) unchanged."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
 
 
 async def write_csv(
@@ -112,7 +127,6 @@ async def write_csv(
 ) -> int:
     """Stream the run's rows into ``path``; returns the number of rows written."""
     header = list(CSV_COLUMNS) + (list(TEXT_COLUMNS) if include_text else [])
-    n_fixed = len(CSV_COLUMNS)
     written = 0
     async with await anyio.open_file(path, "w", encoding="utf-8", newline="") as out:
         buffer = io.StringIO()
@@ -122,10 +136,7 @@ async def write_csv(
             run_id, critic, include_text=include_text, partition=_CSV_PARTITION
         ):
             for row in partition:
-                values = list(row)
-                if include_text:
-                    values[n_fixed:] = [_safe_cell(v) for v in values[n_fixed:]]
-                writer.writerow(values)
+                writer.writerow([_safe_cell(v) for v in row])
             written += len(partition)
             await out.write(buffer.getvalue())
             buffer.seek(0)
@@ -159,28 +170,62 @@ async def write_report_files(
     async with store.reading() as q:
         res = await compute(q, info, critic=critic)
         comparisons = await compare(q, [info], critic=critic)
-    await anyio.Path(out_dir).mkdir(parents=True, exist_ok=True)
+    await _make_folder(out_dir)
     files = ReportFiles(out_dir / REPORT_HTML, out_dir / RESULTS_CSV, out_dir / SUMMARY_JSON)
-    async with store.reading() as q:
-        await write_csv(q, files.csv, info.id, res.critic, include_text=include_text)
-    critic_review = await review_critics(store.engine, info.id, res.critic, res.critics)
-    payload = json.dumps(
-        {**summary(res, comparisons, generated_at), "critic_review": critic_review.as_dict()},
-        ensure_ascii=False,
-        indent=2,
-        default=str,
-    )
-    await anyio.Path(files.json).write_text(payload + "\n", encoding="utf-8")
-    page = html.render(
-        res,
-        comparisons,
-        vocab=vocabulary(),
-        generated_at=generated_at,
-        version=_version(),
-        extra_sections=(render_critic_section(critic_review),),
-    )
-    await anyio.Path(files.html).write_text(page, encoding="utf-8")
+    temps: dict[Path, Path] = {}
+    try:
+        for final in (files.csv, files.json, files.html):
+            temps[final] = await anyio.to_thread.run_sync(_temp_beside, final)
+        async with store.reading() as q:
+            await write_csv(q, temps[files.csv], info.id, res.critic, include_text=include_text)
+        critic_review = await review_critics(store.engine, info.id, res.critic, res.critics)
+        payload = json.dumps(
+            {**summary(res, comparisons, generated_at), "critic_review": critic_review.as_dict()},
+            ensure_ascii=False,
+            indent=2,
+            default=str,
+        )
+        await anyio.Path(temps[files.json]).write_text(payload + "\n", encoding="utf-8")
+        page = html.render(
+            res,
+            comparisons,
+            vocab=vocabulary(),
+            generated_at=generated_at,
+            version=_version(),
+            extra_sections=(render_critic_section(critic_review),),
+        )
+        await anyio.Path(temps[files.html]).write_text(page, encoding="utf-8")
+        for final, temp in list(temps.items()):
+            await anyio.to_thread.run_sync(os.replace, temp, final)
+            del temps[final]
+    except OSError as exc:
+        raise ReportOutputError(f"cannot write the report into {out_dir}: {exc.strerror or exc}") from None
+    finally:
+        for temp in temps.values():
+            with contextlib.suppress(OSError):
+                temp.unlink()
     return files
+
+
+async def _make_folder(out_dir: Path) -> None:
+    folder = anyio.Path(out_dir)
+    if await folder.exists() and not await folder.is_dir():
+        raise ReportOutputError(f"report output {out_dir} is a file, not a folder: pass --out a folder")
+    try:
+        await folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ReportOutputError(f"cannot create the report folder {out_dir}: {exc.strerror or exc}") from None
+
+
+def _temp_beside(final: Path) -> Path:
+    """A new, empty file next to ``final`` (created exclusively: it never follows a planted link)."""
+    fd, name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
+    try:
+        # mkstemp makes it owner-only; the report keeps the permissions a plain write would give.
+        os.fchmod(fd, 0o644)
+    finally:
+        os.close(fd)
+    return Path(name)
 
 
 async def write_report(

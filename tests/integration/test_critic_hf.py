@@ -7,9 +7,11 @@ from typing import Any
 
 import httpx
 import pytest
+from conftest import import_or_skip
 
-torch = pytest.importorskip("torch")
-pytest.importorskip("transformers")
+# The hf extra: a skip on a laptop without it, a failure in CI.
+torch = import_or_skip("torch")
+import_or_skip("transformers")
 
 from core.critic_wire import CritiqueItemIn  # noqa: E402
 from critic_server.backends.hf import HFBackend, HFJudgeConfig, LabelRule  # noqa: E402

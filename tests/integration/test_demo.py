@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from db.store import Store
 from gateway.demo import run_demo
 from gateway.reports.api import results
 from gateway.reports.stats import Rate
@@ -56,3 +57,18 @@ async def test_demo_orders_the_models_and_counts_vendor_blocks_as_safe(tmp_path:
         if g.value("target") == "sim-mixed" and g.base.evaluated
     ]
     assert max(by_dimension) - min(by_dimension) >= 0.3
+
+
+async def test_demo_again_resumes_the_same_run(tmp_path: Path) -> None:
+    # The simulator gets a new port each time; the demo's run id must not (nothing is sent again).
+    first = await run_demo(tmp_path / "demo", progress=False)
+    again = await run_demo(tmp_path / "demo", progress=False)
+    assert again.result.run_id == first.result.run_id
+    assert again.result.status == "completed"
+    assert again.result.target("sim-mixed").outcomes == first.result.target("sim-mixed").outcomes
+    assert again.result.spent_usd == first.result.spent_usd
+    store = await Store.open(first.db_url)
+    try:
+        assert [r.id for r in await store.list_runs()] == [first.result.run_id]
+    finally:
+        await store.close()

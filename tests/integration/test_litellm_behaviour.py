@@ -11,11 +11,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from conftest import import_or_skip
 
 import adapters.litellm_adapter  # noqa: F401  (sets the local cost map before litellm is imported)
 from simulator import SimulatedVendor
 
-litellm = pytest.importorskip("litellm")
+litellm = import_or_skip("litellm")
 
 
 def _base(vendor: SimulatedVendor, provider: str) -> str:

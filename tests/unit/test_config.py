@@ -172,3 +172,28 @@ def test_documented_example_loads() -> None:
     assert [t.adapter for t in cfg.targets] == ["openai", "litellm", "openai"]
     assert cfg.attacks.apply
     assert len(cfg.decoding_settings()) == 2
+
+
+def test_endpoint_name_stands_in_for_the_address_in_the_run_id(tmp_path: Path) -> None:
+    named = GOOD.replace(
+        "    api_base: http://127.0.0.1:8000/v1",
+        "    api_base: http://127.0.0.1:8000/v1\n    endpoint_name: lab-vllm",
+    )
+    first = load_run_config(write(tmp_path, named))
+    moved = load_run_config(write(tmp_path, named.replace(":8000", ":41234")))
+    assert first.run_id == moved.run_id
+    assert first.target("local").api_base != moved.target("local").api_base
+    # Without a name the address is part of the work, as before; another name is other work.
+    plain = load_run_config(write(tmp_path, GOOD))
+    assert plain.run_id != load_run_config(write(tmp_path, GOOD.replace(":8000", ":41234"))).run_id
+    assert first.run_id != plain.run_id
+    assert first.run_id != load_run_config(write(tmp_path, named.replace("lab-vllm", "other"))).run_id
+
+
+def test_demo_run_id_does_not_depend_on_the_simulator_port() -> None:
+    from gateway.demo import demo_config
+
+    url = "sqlite+aiosqlite:///demo.db"
+    first = demo_config("http://127.0.0.1:40001/v1", url)
+    second = demo_config("http://127.0.0.1:40002/v1", url)
+    assert first.run_id == second.run_id

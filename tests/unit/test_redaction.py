@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.redaction import REDACTED, Redactor
+from core.redaction import FRAGMENT_MIN, REDACTED, Redactor
 
 
 @pytest.mark.parametrize(
@@ -45,13 +45,14 @@ def test_bearer_and_key_assignments() -> None:
 def test_from_environment_reads_secret_looking_and_named_vars(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MY_VENDOR_API_KEY", "value-one-abcdefgh")
     monkeypatch.setenv("ODDLY_NAMED_CRED_VAR", "value-two-abcdefgh")
-    monkeypatch.setenv("HARMLESS", "value-three-abcdefgh")
+    # Shares no 8-character fragment with the secrets (a shared fragment would be redacted too).
+    monkeypatch.setenv("HARMLESS", "harmless-3-zyxwvuts")
     r = Redactor.from_environment(["ODDLY_NAMED_CRED_VAR"])
-    text = "value-one-abcdefgh value-two-abcdefgh value-three-abcdefgh"
+    text = "value-one-abcdefgh value-two-abcdefgh harmless-3-zyxwvuts"
     out = r.redact(text)
     assert "value-one-abcdefgh" not in out
     assert "value-two-abcdefgh" not in out
-    assert "value-three-abcdefgh" in out
+    assert "harmless-3-zyxwvuts" in out
 
 
 def test_exception_text_is_redacted() -> None:
@@ -59,3 +60,35 @@ def test_exception_text_is_redacted() -> None:
     out = Redactor().redact_exception(RuntimeError(f"auth failed for {key}"))
     assert out.startswith("RuntimeError: auth failed for ")
     assert key not in out
+
+
+SECRET = "plainwords-but-secret-123456"
+
+
+@pytest.mark.parametrize(
+    "echo",
+    [
+        SECRET[:12] + "...",  # a prefix, as vendors print "invalid key plainwords-b..."
+        "..." + SECRET[-10:],  # a suffix
+        f"{SECRET[:14]} / {SECRET[14:]}",  # the key split in two
+        SECRET[5:13],  # any 8-character window
+    ],
+)
+def test_long_fragments_of_a_configured_secret_are_removed(echo: str) -> None:
+    out = Redactor([SECRET]).redact(f"invalid api key {echo} (401)")
+    assert REDACTED in out
+    assert out.startswith("invalid api key ")
+    assert out.endswith(" (401)")
+    for start in range(len(SECRET) - FRAGMENT_MIN + 1):
+        assert SECRET[start : start + FRAGMENT_MIN] not in out
+
+
+def test_fragments_shorter_than_the_minimum_are_kept() -> None:
+    short = SECRET[: FRAGMENT_MIN - 1]
+    assert Redactor([SECRET]).redact(f"see {short}!") == f"see {short}!"
+
+
+def test_adjacent_fragments_become_one_marker_and_text_around_survives() -> None:
+    other = "another-long-secret"
+    out = Redactor([SECRET, other]).redact(f"a {SECRET}{other} b {SECRET[3:20]} c")
+    assert out == f"a {REDACTED} b {REDACTED} c"

@@ -127,3 +127,34 @@ async def test_critics_compared_on_the_same_responses(db_url: str) -> None:
     # Holm over the family is never below the raw p-value.
     assert all(c.p_holm >= c.paired.p_value - 1e-12 for c in comps)
     assert replace(base, p_holm=1.0).verdict == "could be noise"
+
+
+async def test_runs_of_one_name_are_told_apart_by_id_prefix(db_url: str) -> None:
+    # Two runs named alike (the same name, a changed config): every label names each by id prefix.
+    from gateway.reports.compare import arm_namer
+
+    ids = ("5e7a11aa0001", "5e7a11aa0002")  # equal in their first 8 characters
+    store = await Store.open(db_url)
+    try:
+        for run_id, pattern in zip(ids, (["unsafe", "safe"] * 5, ["safe", "safe"] * 5), strict=True):
+            await store.start_run(
+                run_id=run_id,
+                name="nightly",
+                spec_json="{}",
+                targets=[RunTargetRow(run_id=run_id, target="m", model="sim/m", planned=len(pattern))],
+            )
+            items = _bulk_items("m", pattern)
+            await store.save_responses([response(i, run_id) for i in items])
+            await store.save_verdicts(
+                run_id, [verdict(work_key(i), i.rules or "", "rules", "1") for i in items]
+            )
+        comps = await _compare(store, *ids)
+    finally:
+        await store.close()
+    attack = next(c for c in comps if c.kind == "attack")
+    name = arm_namer(comps)
+    first, second = name(attack.first), name(attack.second)
+    assert first != second
+    assert {first, second} == {"m · run nightly (5e7a11aa0001)", "m · run nightly (5e7a11aa0002)"}
+    assert attack.first.label != attack.second.label
+    assert "5e7a11aa0001" in attack.first.label

@@ -6,6 +6,7 @@ import math
 from fractions import Fraction
 
 import pytest
+from conftest import import_or_skip
 
 from gateway.reports import stats
 from gateway.reports.stats import Rate, holm_adjust, mcnemar_exact, paired_difference, wilson_interval
@@ -104,7 +105,7 @@ def test_mcnemar_huge_and_errors() -> None:
 
 
 def test_mcnemar_against_scipy_when_installed() -> None:
-    scipy_stats = pytest.importorskip("scipy.stats")
+    scipy_stats = import_or_skip("scipy.stats")
     for b, c in [(3, 11), (0, 9), (40, 61), (6_000, 6_300)]:
         expected = scipy_stats.binomtest(min(b, c), b + c, 0.5).pvalue
         assert mcnemar_exact(b, c) == pytest.approx(expected, rel=1e-9)
