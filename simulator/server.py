@@ -115,6 +115,10 @@ class SimulatedVendor:
             send_json(responder, 200, {"ok": True})
             return
         wire, url_model, url_stream = _route(path)
+        if "/openai/deployments/" in path and "api-version" not in request.query:
+            # Azure OpenAI answers a deployment URL without api-version with a 404
+            send_json(responder, 404, {"error": {"code": "404", "message": "Resource not found"}})
+            return
         if wire is None:
             send_json(
                 responder, 404, {"error": {"message": f"no route for POST {path}", "type": "not_found"}}
