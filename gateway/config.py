@@ -30,13 +30,17 @@ from pydantic import (
 
 from adapters.openai_adapter import DEFAULT_BASES
 from core.errors import ConfigError
-from core.redaction import Redactor
+from core.redaction import REDACTED, Redactor
 from core.types import CaseKind, Decoding, stable_hash
 
 DEFAULT_DB_URL = "sqlite+aiosqlite:///seval.db"
 SAMPLE_SUITE = "sample"
 
-AdapterName = Literal["litellm", "openai"]
+AdapterName = Literal["litellm", "openai", "anthropic", "gemini", "azure"]
+TargetMode = Literal["online", "batch"]
+
+# Providers with a native lean adapter of their own (the adapter is named after the provider).
+NATIVE_PROVIDERS = frozenset({"anthropic", "gemini", "azure"})
 
 # Providers whose chat-completions API is the OpenAI protocol itself, so the lean `openai` adapter
 # sends exactly what litellm would: those with a public default endpoint in the adapter, and
@@ -124,14 +128,34 @@ class TargetConfig(_Frozen):
     )
     adapter: AdapterName = Field(
         default="litellm",
-        description="`openai` (lean, exact for OpenAI-compatible endpoints) or `litellm` (every vendor). "
-        "Default: `openai` wherever it is exact, else `litellm`.",
+        description="`openai` (lean, exact for OpenAI-compatible endpoints), the native lean `anthropic`, "
+        "`gemini` and `azure` adapters, or `litellm` (every vendor). Default: a lean one wherever it is "
+        "exact, else `litellm`.",
     )
     limits: Limits = Field(default_factory=Limits, description="Rate limits for this target.")
     decoding: DecodingSetting = Field(
         default_factory=DecodingSetting, description="Defaults under the run's decoding settings."
     )
     prices: Prices | None = Field(default=None, description="Prices when litellm's cost map lacks the model.")
+    api_version: str | None = Field(
+        default=None, description="Azure OpenAI `api-version` (default 2024-10-21)."
+    )
+    extra_body: dict[str, Any] | None = Field(
+        default=None,
+        description="Fields merged into every request body as sent to the vendor (never logged; part of "
+        "the run id, as they change the answers).",
+    )
+    headers: dict[str, str] | None = Field(
+        default=None,
+        description="HTTP headers sent to the vendor (never logged; names and non-secret values are part "
+        "of the run id, secret-looking values are redacted there).",
+    )
+    stream: bool | None = Field(default=None, description="Stream this target (default: `request.stream`).")
+    mode: TargetMode = Field(
+        default="online",
+        description="`online` (one request per item) or `batch` (the vendor's batch API: OpenAI, Azure "
+        "OpenAI, Anthropic; half price, results within the vendor's completion window).",
+    )
 
     @field_validator("name")
     @classmethod
@@ -173,6 +197,12 @@ class TargetConfig(_Frozen):
                 )
             if self.openai_base_url is None:
                 raise ValueError(f"adapter `openai` needs `api_base` for provider {provider!r}")
+        if self.adapter in NATIVE_PROVIDERS and provider != self.adapter:
+            raise ValueError(f"adapter `{self.adapter}` speaks only `{self.adapter}/...` models")
+        if self.adapter == "azure" and self.api_base is None:
+            raise ValueError("adapter `azure` needs `api_base` (https://NAME.openai.azure.com)")
+        if self.mode == "batch" and self.adapter not in ("openai", "azure", "anthropic"):
+            raise ValueError("mode `batch` needs adapter `openai`, `azure` or `anthropic`")
         return self
 
     @property
@@ -201,7 +231,41 @@ class TargetConfig(_Frozen):
             "api_base": self.api_base,
             "adapter": self.adapter,
             "decoding": self.decoding.model_dump(mode="json"),
+            **self._vendor_spec(),
         }
+
+    def _vendor_spec(self) -> dict[str, Any]:
+        """The per-vendor fields that change answers, present only when set (older run ids stay).
+
+        Header values that look like secrets are redacted: the run id must not depend on (or leak)
+        a credential, and rotating a key does not change what the target answers.
+        """
+        spec: dict[str, Any] = {}
+        if self.api_version is not None:
+            spec["api_version"] = self.api_version
+        redactor = Redactor()
+        if self.extra_body:
+            spec["extra_body"] = _redact_values(self.extra_body, redactor)
+        if self.headers:
+            spec["headers"] = {
+                k.lower(): REDACTED if _SECRET_HEADER.search(k) else redactor.redact(v)
+                for k, v in sorted(self.headers.items())
+            }
+        return spec
+
+
+_SECRET_HEADER = re.compile(r"(?i)auth|key|token|secret|cookie|signature|password|credential")
+
+
+def _redact_values(value: Any, redactor: Redactor) -> Any:
+    """``value`` with every string inside it redacted (for the stored run spec)."""
+    if isinstance(value, str):
+        return redactor.redact(value)
+    if isinstance(value, dict):
+        return {k: _redact_values(v, redactor) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact_values(v, redactor) for v in value]
+    return value
 
 
 def provider_of(model: str, api_base: str | None = None) -> str | None:
@@ -219,12 +283,15 @@ def provider_of(model: str, api_base: str | None = None) -> str | None:
 
 
 def default_adapter(model: str, api_base: str | None) -> AdapterName:
-    """`openai` wherever the lean adapter is exact (OpenAI-compatible providers or a bare URL)."""
+    """A lean adapter wherever it is exact: `openai` for OpenAI-compatible providers or a bare URL,
+    `anthropic`/`gemini` for theirs, `azure` for an Azure deployment with its endpoint; else litellm."""
     provider = provider_of(model, api_base)
     if provider is None:
         return "openai" if api_base is not None else "litellm"
     if provider in OPENAI_COMPATIBLE_PROVIDERS and (api_base is not None or provider in DEFAULT_BASES):
         return "openai"
+    if provider in ("anthropic", "gemini") or (provider == "azure" and api_base is not None):
+        return provider  # type: ignore[return-value]  # a native lean adapter, exact for its API
     return "litellm"
 
 

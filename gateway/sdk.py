@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 import signal
 from collections.abc import AsyncIterator
@@ -140,7 +141,32 @@ async def _adapters(
 def build_adapter(
     target: TargetConfig, key: str | None, redactor: Redactor, pool: Any = None
 ) -> TargetAdapter:
-    """The adapter the target chose (`openai`: the lean one, sharing ``pool``'s session per endpoint)."""
+    """The adapter the target chose (the lean ones share ``pool``'s session per endpoint).
+
+    A target's ``stream`` setting, when given, overrides the run's for every request it sends.
+    """
+    adapter = _chosen_adapter(target, key, redactor, pool)
+    return adapter if target.stream is None else StreamAs(adapter, target.stream)
+
+
+def _chosen_adapter(target: TargetConfig, key: str | None, redactor: Redactor, pool: Any) -> TargetAdapter:
+    extra = dict(target.extra_body or {})
+    headers = dict(target.headers or {})
+    if target.adapter in ("anthropic", "gemini", "azure"):
+        from adapters.native import native_adapter
+
+        return native_adapter(
+            target.adapter,
+            model=target.model,
+            api_key=key,
+            api_base=target.api_base,
+            api_version=target.api_version,
+            extra_body=extra,
+            headers=headers,
+            redactor=redactor,
+            pool=pool,
+        )
+    params: dict[str, Any] = {**extra, "extra_headers": headers} if headers else extra
     if target.adapter == "openai":
         from adapters.openai_adapter import OpenAIAdapter
 
@@ -151,6 +177,7 @@ def build_adapter(
             api_key=key,
             api_base=target.api_base,
             redactor=redactor,
+            extra_params=params,
             session=session,
         )
     from adapters.litellm_adapter import LiteLLMAdapter
@@ -158,9 +185,43 @@ def build_adapter(
     if key is None and target.api_base is not None and target.provider in (None, "openai", "hosted_vllm"):
         # litellm's OpenAI client refuses to send without some key, even to a keyless local server.
         key = NO_KEY
+    if target.api_version is not None:
+        params["api_version"] = target.api_version
     return LiteLLMAdapter(
-        model=target.litellm_model, api_key=key, api_base=target.api_base, redactor=redactor
+        model=target.litellm_model,
+        api_key=key,
+        api_base=target.api_base,
+        redactor=redactor,
+        extra_params=params,
     )
+
+
+class StreamAs:
+    """A target adapter whose requests stream (or not) as the target says, whatever the run says."""
+
+    def __init__(self, inner: TargetAdapter, stream: bool) -> None:
+        self._inner = inner
+        self._stream = stream
+
+    @property
+    def limit_key(self) -> str:
+        """The wrapped adapter's limit key."""
+        return self._inner.limit_key
+
+    @property
+    def name(self) -> str:
+        """The wrapped adapter's name."""
+        return self._inner.name
+
+    async def send(self, request: ChatRequest) -> AttemptResult:
+        """Send ``request`` with the target's streaming choice."""
+        if request.stream is not self._stream:
+            request = dataclasses.replace(request, stream=self._stream)
+        return await self._inner.send(request)
+
+    async def aclose(self) -> None:
+        """Close the wrapped adapter."""
+        await self._inner.aclose()
 
 
 @contextlib.asynccontextmanager
