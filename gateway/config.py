@@ -37,7 +37,6 @@ DEFAULT_DB_URL = "sqlite+aiosqlite:///seval.db"
 SAMPLE_SUITE = "sample"
 
 AdapterName = Literal["litellm", "openai", "anthropic", "gemini", "azure"]
-TargetMode = Literal["online", "batch"]
 
 # Providers with a native lean adapter of their own (the adapter is named after the provider).
 NATIVE_PROVIDERS = frozenset({"anthropic", "gemini", "azure"})
@@ -151,11 +150,6 @@ class TargetConfig(_Frozen):
         "of the run id, secret-looking values are redacted there).",
     )
     stream: bool | None = Field(default=None, description="Stream this target (default: `request.stream`).")
-    mode: TargetMode = Field(
-        default="online",
-        description="`online` (one request per item) or `batch` (the vendor's batch API: OpenAI, Azure "
-        "OpenAI, Anthropic; half price, results within the vendor's completion window).",
-    )
 
     @field_validator("name")
     @classmethod
@@ -201,8 +195,6 @@ class TargetConfig(_Frozen):
             raise ValueError(f"adapter `{self.adapter}` speaks only `{self.adapter}/...` models")
         if self.adapter == "azure" and self.api_base is None:
             raise ValueError("adapter `azure` needs `api_base` (https://NAME.openai.azure.com)")
-        if self.mode == "batch" and self.adapter not in ("openai", "azure", "anthropic"):
-            raise ValueError("mode `batch` needs adapter `openai`, `azure` or `anthropic`")
         return self
 
     @property
