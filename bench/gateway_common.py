@@ -213,7 +213,11 @@ def native_adapter_for(wire: str, root_url: str, api_key: str) -> object:
 
     model, base, extra = wire_target(wire, root_url)
     return native_adapter(
-        wire, model=model, api_key=api_key, api_base=base, api_version=extra.get("api_version")  # type: ignore[arg-type]
+        wire,
+        model=model,
+        api_key=api_key,
+        api_base=base,
+        api_version=extra.get("api_version"),  # type: ignore[arg-type]
     )
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from gateway.config import RunConfig
 from simulator import SimulatedVendor
-from tests.integration.test_engine import make_config
 
 
 async def test_run_with_native_adapters_on_every_wire(db_url: str) -> None:
@@ -12,20 +12,28 @@ async def test_run_with_native_adapters_on_every_wire(db_url: str) -> None:
     vendor = SimulatedVendor(record_prompts=True)
     async with vendor:
         root = vendor.root_url
-        cfg = make_config(
-            db_url,
-            [
-                {"name": "claude", "model": "anthropic/sim-cautious", "api_base": root, "stream": False},
-                {"name": "gem", "model": "gemini/sim-mixed", "api_base": root + "/v1beta"},
-                {
-                    "name": "az",
-                    "model": "azure/sim-deploy",
-                    "api_base": root,
-                    "api_version": "2024-10-21",
-                    "headers": {"x-sim-fault": "azure_output_filter"},
-                    "extra_body": {"user": "audit"},
-                },
-            ],
+        targets = [
+            {"name": "claude", "model": "anthropic/sim-cautious", "api_base": root, "stream": False},
+            {"name": "gem", "model": "gemini/sim-mixed", "api_base": root + "/v1beta"},
+            {
+                "name": "az",
+                "model": "azure/sim-deploy",
+                "api_base": root,
+                "api_version": "2024-10-21",
+                "headers": {"x-sim-fault": "azure_output_filter"},
+                "extra_body": {"user": "audit"},
+            },
+        ]
+        cfg = RunConfig.model_validate(
+            {
+                "name": "native",
+                "suites": ["sample"],
+                "languages": ["en"],
+                "limit": 6,
+                "targets": targets,
+                "db_url": db_url,
+                "critic": {"backend": "rules"},
+            }
         )
         assert [t.adapter for t in cfg.targets] == ["anthropic", "gemini", "azure"]
         result = await run(cfg)
