@@ -12,7 +12,7 @@ that stops before ``message_stop`` is ``INCOMPLETE`` even when a stop reason arr
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import orjson
@@ -31,10 +31,16 @@ from adapters.fast_transport import (
 )
 from adapters.keys import make_limit_key, split_model
 from adapters.outcomes import Classified, classify_error_body, classify_finish, end_signal
+from adapters.routing import NATIVE_BASES
 from core.redaction import Redactor
 from core.types import ChatRequest, Outcome, Usage
 
-DEFAULT_BASE = "https://api.anthropic.com"
+if TYPE_CHECKING:
+    from adapters.fast_transport import ClientPool
+    from adapters.registry import AdapterTarget
+
+
+DEFAULT_BASE = NATIVE_BASES["anthropic"]
 API_VERSION = "2023-06-01"
 DEFAULT_MAX_TOKENS = 4096
 """The Messages API requires ``max_tokens``; this is sent when the decoding sets none."""
@@ -173,3 +179,17 @@ def read_message(body: dict[str, Any], state: StreamState) -> Classified:
     signal = end_signal(body)
     state.finish = signal.finish if signal else None
     return classify_finish(state.finish, categories=signal.categories if signal else ())
+
+
+def create(target: AdapterTarget, shared: ClientPool | None) -> AnthropicAdapter:
+    """The registry's factory: an adapter on ``shared``'s session for its endpoint (own one without)."""
+    base = target.api_base or DEFAULT_BASE
+    return AnthropicAdapter(
+        model=target.model,
+        api_key=target.api_key,
+        api_base=target.api_base,
+        redactor=target.redactor,
+        extra_body=target.extra_body,
+        headers=target.headers,
+        session=shared.session_for(base) if shared is not None else None,
+    )

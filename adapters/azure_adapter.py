@@ -12,7 +12,7 @@ answer was), streamed or not. Their categories are kept.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import aiohttp
@@ -23,6 +23,11 @@ from adapters.openai_adapter import chat_body, read_chat_body, read_chat_stream,
 from adapters.outcomes import Classified
 from core.redaction import Redactor
 from core.types import ChatRequest
+
+if TYPE_CHECKING:
+    from adapters.fast_transport import ClientPool
+    from adapters.registry import AdapterTarget
+
 
 DEFAULT_API_VERSION = "2024-10-21"
 """The GA ``api-version`` used when a target names none."""
@@ -79,3 +84,17 @@ class AzureOpenAIAdapter(FastAdapter):
         self, response: aiohttp.ClientResponse, state: StreamState, request: ChatRequest, start: float
     ) -> Classified:
         return await read_chat_stream(response, state, request, start, self._redactor)
+
+
+def create(target: AdapterTarget, shared: ClientPool | None) -> AzureOpenAIAdapter:
+    """The registry's factory: an adapter on ``shared``'s session for its resource endpoint."""
+    base = target.api_base
+    return AzureOpenAIAdapter(
+        model=target.model,
+        api_key=target.api_key,
+        api_base=base,
+        api_version=target.api_version,
+        redactor=target.redactor,
+        extra_params=target.extra_params(),
+        session=shared.session_for(base) if shared is not None and base else None,
+    )

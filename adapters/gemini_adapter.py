@@ -13,7 +13,7 @@ pause the target) in the shared classification.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import aiohttp
@@ -33,10 +33,16 @@ from adapters.fast_transport import (
 )
 from adapters.keys import make_limit_key, split_model
 from adapters.outcomes import Classified, classify_end, classify_error_body, end_signal
+from adapters.routing import NATIVE_BASES
 from core.redaction import Redactor
 from core.types import ChatRequest, Usage
 
-DEFAULT_BASE = "https://generativelanguage.googleapis.com/v1beta"
+if TYPE_CHECKING:
+    from adapters.fast_transport import ClientPool
+    from adapters.registry import AdapterTarget
+
+
+DEFAULT_BASE = NATIVE_BASES["gemini"]
 """As with litellm's ``gemini/`` provider, ``api_base`` includes the API version."""
 
 RESERVED = frozenset({"contents", "systemInstruction", "system_instruction"})
@@ -164,3 +170,17 @@ def read_response(body: dict[str, Any], state: StreamState) -> Classified:
         return classify_error_body(None, body, None, in_stream=True)
     _collect(body, state, None, 0)
     return _finish(state, end_signal(body))
+
+
+def create(target: AdapterTarget, shared: ClientPool | None) -> GeminiAdapter:
+    """The registry's factory: an adapter on ``shared``'s session for its endpoint (own one without)."""
+    base = target.api_base or DEFAULT_BASE
+    return GeminiAdapter(
+        model=target.model,
+        api_key=target.api_key,
+        api_base=target.api_base,
+        redactor=target.redactor,
+        extra_body=target.extra_body,
+        headers=target.headers,
+        session=shared.session_for(base) if shared is not None else None,
+    )

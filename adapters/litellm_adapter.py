@@ -9,15 +9,25 @@ reason, which litellm reports as ``stop``, is recorded as INCOMPLETE, and the ve
 enum is kept (Gemini's ``OTHER`` is not ``SAFETY``). OpenAI-compatible streams need no hook:
 litellm raises on a clean end without a finish reason there.
 
+litellm has no supported hook for raw stream events (its callbacks see parsed chunks, and
+``logger_fn`` fires only for whole bodies), so the stream observer relies on litellm internals:
+``CustomStreamWrapper.completion_stream`` / ``make_call``, the provider iterators' ``chunk_parser``,
+and, for Bedrock, the decoder bound as ``self`` in ``AWSEventStreamDecoder.aiter_bytes``. That
+shape is checked once, when the first adapter is built (``litellm_shape_problems``): a litellm
+whose internals moved fails with a clear error instead of silently losing the INCOMPLETE and raw
+block-reason classification. ``tests/unit/test_litellm_shape.py`` fails on such a litellm too.
+
 Import cost: importing this module imports litellm (seconds); import it only when a target uses it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
+import inspect
 import os
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
@@ -33,8 +43,12 @@ from adapters.outcomes import (
     end_signal,
     parse_body,
 )
+from core.errors import ServiceError
 from core.redaction import Redactor
 from core.types import AttemptResult, ChatRequest, Outcome, Usage
+
+if TYPE_CHECKING:
+    from adapters.registry import AdapterTarget
 
 litellm.suppress_debug_info = True  # litellm prints "Give Feedback" banners to stdout otherwise
 
@@ -44,6 +58,72 @@ _RESERVED = frozenset({"model", "messages", "stream", "num_retries", "max_retrie
 # coroutine never awaited. So the call itself is bounded by litellm's own ``timeout``, and our
 # deadline around it is only a backstop this much later.
 _BACKSTOP_GRACE_S = 2.0
+
+NO_KEY = "no-key-configured"
+"""Placeholder key given to litellm for keyless OpenAI-compatible servers (vLLM, the simulated vendor)."""
+
+
+class LiteLLMShapeError(ServiceError):
+    """The installed litellm lacks an internal the adapter's stream observer relies on."""
+
+
+@functools.cache
+def litellm_shape_problems() -> tuple[str, ...]:
+    """What is missing from the litellm internals ``_RawStream`` uses (empty when all is in place)."""
+    from litellm.litellm_core_utils.streaming_handler import CustomStreamWrapper
+    from litellm.llms.anthropic.chat.handler import ModelResponseIterator as AnthropicIterator
+    from litellm.llms.bedrock.chat.invoke_handler import AWSEventStreamDecoder
+    from litellm.llms.vertex_ai.gemini.vertex_and_google_ai_studio_gemini import (
+        ModelResponseIterator as GeminiIterator,
+    )
+
+    problems: list[str] = []
+    wrapper_params = inspect.signature(CustomStreamWrapper.__init__).parameters
+    problems += [
+        f"CustomStreamWrapper takes no {name!r}"
+        for name in ("completion_stream", "make_call")
+        if name not in wrapper_params
+    ]
+    parsers: tuple[tuple[str, object, str], ...] = (
+        ("anthropic ModelResponseIterator", AnthropicIterator, "chunk"),
+        ("gemini ModelResponseIterator", GeminiIterator, "chunk"),
+        ("bedrock AWSEventStreamDecoder", AWSEventStreamDecoder, "chunk_data"),
+    )
+    for label, cls, arg in parsers:
+        parser = getattr(cls, "chunk_parser", None)
+        if not callable(parser) or arg not in inspect.signature(parser).parameters:
+            problems.append(f"{label}.chunk_parser({arg}=...) is gone")
+    aiter = getattr(AWSEventStreamDecoder, "aiter_bytes", None)
+    code = getattr(aiter, "__code__", None)
+    if (
+        not inspect.isasyncgenfunction(aiter)
+        or code is None
+        or code.co_varnames[:1] != ("self",)
+        or "chunk_parser" not in code.co_names
+    ):
+        problems.append(
+            "AWSEventStreamDecoder.aiter_bytes is no longer an async generator calling self.chunk_parser"
+        )
+    return tuple(problems)
+
+
+def check_litellm_shape() -> None:
+    """Raise ``LiteLLMShapeError`` naming what moved when litellm's internals differ from 1.110."""
+    problems = litellm_shape_problems()
+    if problems:
+        raise LiteLLMShapeError(
+            f"litellm {_litellm_version()} changed internals the litellm adapter observes "
+            f"({'; '.join(problems)}): install the pinned litellm or update adapters/litellm_adapter.py"
+        )
+
+
+def _litellm_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("litellm")
+    except PackageNotFoundError:
+        return "(unknown version)"
 
 
 class _RawStream:
@@ -120,6 +200,7 @@ class LiteLLMAdapter:
         clash = _RESERVED.intersection(extra_params or {})
         if clash:
             raise ValueError(f"extra_params may not set {sorted(clash)}: the adapter owns them")
+        check_litellm_shape()
         self._model = model
         self._api_key = api_key
         self._api_base = api_base
@@ -314,6 +395,24 @@ class LiteLLMAdapter:
         return classified.to_attempt(
             text=text or partial, usage=usage, latency_s=latency, ttft_s=ttft, truncated=truncated
         )
+
+
+def create(target: AdapterTarget, shared: object) -> LiteLLMAdapter:
+    """The registry's factory (litellm owns its HTTP clients: nothing is shared)."""
+    key = target.api_key
+    if key is None and target.api_base is not None and target.provider in (None, "openai", "hosted_vllm"):
+        # litellm's OpenAI client refuses to send without some key, even to a keyless local server.
+        key = NO_KEY
+    params = target.extra_params()
+    if target.api_version is not None:
+        params["api_version"] = target.api_version
+    return LiteLLMAdapter(
+        model=target.model,
+        api_key=key,
+        api_base=target.api_base,
+        redactor=target.redactor,
+        extra_params=params,
+    )
 
 
 def _body_catcher(sink: list[str]) -> Callable[[dict[str, Any]], None]:

@@ -12,7 +12,7 @@ adapter (``adapters.azure_adapter``), which reuses this module's readers.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import orjson
@@ -33,20 +33,16 @@ from adapters.fast_transport import (
 )
 from adapters.keys import make_limit_key, split_model
 from adapters.outcomes import Classified, classify_error_body, classify_finish, end_signal
+from adapters.routing import OPENAI_COMPATIBLE_BASES
 from core.redaction import Redactor
 from core.types import ChatRequest, Usage
 
 __all__ = ["DEFAULT_BASES", "ClientPool", "OpenAIAdapter", "new_session"]
 
-DEFAULT_BASES: Mapping[str, str] = {
-    "openai": "https://api.openai.com/v1",
-    "deepseek": "https://api.deepseek.com/v1",
-    "dashscope": "https://dashscope-intl.aliyuncs.com/compatible-mode/v1",
-    "groq": "https://api.groq.com/openai/v1",
-    "together_ai": "https://api.together.xyz/v1",
-    "mistral": "https://api.mistral.ai/v1",
-    "openrouter": "https://openrouter.ai/api/v1",
-}
+if TYPE_CHECKING:
+    from adapters.registry import AdapterTarget
+
+DEFAULT_BASES: Mapping[str, str] = OPENAI_COMPATIBLE_BASES
 """Base URLs used when a target names one of these providers and gives no ``api_base``."""
 
 RESERVED = frozenset({"model", "messages", "stream", "stream_options"})
@@ -131,6 +127,20 @@ class OpenAIAdapter(FastAdapter):
         self, response: aiohttp.ClientResponse, state: StreamState, request: ChatRequest, start: float
     ) -> Classified:
         return await read_chat_stream(response, state, request, start, self._redactor)
+
+
+def create(target: AdapterTarget, shared: ClientPool | None) -> OpenAIAdapter:
+    """The registry's factory: an adapter on ``shared``'s session for its endpoint (own one without)."""
+    base = target.api_base or DEFAULT_BASES.get(split_model(target.model)[0])
+    session = shared.session_for(base) if shared is not None and base is not None else None
+    return OpenAIAdapter(
+        model=target.model,
+        api_key=target.api_key,
+        api_base=target.api_base,
+        redactor=target.redactor,
+        extra_params=target.extra_params(),
+        session=session,
+    )
 
 
 def _usage(raw: Any) -> Usage | None:

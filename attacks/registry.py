@@ -13,7 +13,7 @@ import functools
 import inspect
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from importlib.metadata import EntryPoint, entry_points
+from importlib.metadata import EntryPoint
 from types import MappingProxyType
 
 from attacks.code_injection import CodeInjection
@@ -24,6 +24,7 @@ from attacks.errors import PluginLoadError, UnknownAttackError
 from attacks.in_context import InContextAttack
 from attacks.induction import PositiveInduction, ReverseInduction
 from attacks.templated import ChainOfUtterances, DeepInception, GoalHijacking, InstructionJailbreak
+from core.plugins import PluginProblem, load_plugins, missing_message
 from core.protocols import Attack
 
 ENTRY_POINT_GROUP = "seval.attacks"
@@ -64,18 +65,6 @@ def builtin_attacks() -> tuple[Attack, ...]:
 
 
 @dataclass(frozen=True, slots=True)
-class PluginProblem:
-    """An entry point that was left out, and why."""
-
-    name: str
-    source: str
-    error: str
-
-    def __str__(self) -> str:
-        return f"attack plugin {self.name!r} ({self.source}): {self.error}"
-
-
-@dataclass(frozen=True, slots=True)
 class AttackRegistry:
     """Attacks by name, and the plugins that were left out."""
 
@@ -95,16 +84,10 @@ class AttackRegistry:
         attack = self.attacks.get(name)
         if attack is not None:
             return attack
-        broken = [p for p in self.problems if p.name == name]
-        if broken:
-            raise PluginLoadError("; ".join(str(p) for p in broken))
-        raise UnknownAttackError(f"unknown attack {name!r}; registered: {', '.join(self.names())}")
-
-
-def _source(ep: EntryPoint) -> str:
-    dist = ep.dist
-    where = f"{dist.name} {dist.version}" if dist is not None else "unknown distribution"
-    return f"{ep.value} from {where}"
+        message = missing_message("attack", name, self.attacks, self.problems)
+        if any(p.name == name for p in self.problems):
+            raise PluginLoadError(message)
+        raise UnknownAttackError(message)
 
 
 def _check(obj: object, ep_name: str) -> Attack:
@@ -144,24 +127,11 @@ def load_registry(*, plugins: Iterable[EntryPoint] | None = None) -> AttackRegis
     naming each; loading errors become problems too. Nothing a plugin does stops the rest loading.
     """
     attacks: dict[str, Attack] = {a.name: a for a in builtin_attacks()}
-    builtin = frozenset(attacks)
-    problems: list[PluginProblem] = []
-    candidates = list(entry_points(group=ENTRY_POINT_GROUP) if plugins is None else plugins)
-    counts: dict[str, int] = {}
-    for ep in candidates:
-        counts[ep.name] = counts.get(ep.name, 0) + 1
-    for ep in candidates:
-        if ep.name in builtin:
-            problems.append(PluginProblem(ep.name, _source(ep), "the name is taken by a built-in attack"))
-            continue
-        if counts[ep.name] > 1:
-            problems.append(PluginProblem(ep.name, _source(ep), "several installed plugins use this name"))
-            continue
-        try:
-            attacks[ep.name] = _load(ep)
-        except Exception as exc:  # a broken plugin must never break the others
-            problems.append(PluginProblem(ep.name, _source(ep), f"{type(exc).__name__}: {exc}"))
-    return AttackRegistry(MappingProxyType(attacks), tuple(problems))
+    loaded, problems = load_plugins(
+        ENTRY_POINT_GROUP, kind="attack", taken=attacks, load=_load, plugins=plugins
+    )
+    attacks.update(loaded)
+    return AttackRegistry(MappingProxyType(attacks), problems)
 
 
 @functools.cache

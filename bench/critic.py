@@ -1,4 +1,5 @@
-"""Critic throughput: the rules backend over HTTP, and the hf tiny judge micro-batched vs one at a time.
+"""Critic throughput: the rules backend over HTTP and in-process, and the hf tiny judge micro-batched
+vs one at a time.
 
     python bench/critic.py [--items 12800] [--concurrency 4]
 
@@ -6,11 +7,15 @@ rules: a ``seval critic serve`` subprocess on a free loopback port; this process
 (XSTest prompts and completions when ../shared/data is present, else synthetic text of similar length)
 with a few requests in flight, and counts verdicts per second (target >= 2,000 on a 2-core box).
 
-hf: a tiny random Qwen2 judge (built on the fly) served in-process; 64 concurrent single-item requests
-of uniform length, first with micro-batching (batch 16) and then with micro-batch size 1.
+rules in-process: the same items in batches of 64 through ``LocalCritic`` (the critic the SDK, the
+demo and ``seval critique`` use without a critic URL): no HTTP, no JSON, one conversion per verdict.
 
-Ends with one JSON line: rules_verdicts_per_s, hf_batched_per_s, hf_unbatched_per_s,
-hf_batched_over_unbatched.
+hf: a tiny random Qwen2 judge (built on the fly) in-process through ``LocalCritic``; 64 concurrent
+single-item calls of uniform length, first with micro-batching (batch 16) and then with micro-batch
+size 1.
+
+Ends with one JSON line: rules_verdicts_per_s, rules_in_process_per_s, hf_batched_per_s,
+hf_unbatched_per_s, hf_batched_over_unbatched.
 """
 
 from __future__ import annotations
@@ -107,9 +112,30 @@ async def bench_rules(n_items: int, concurrency: int) -> float:
     return n_items / elapsed
 
 
+async def bench_rules_in_process(n_items: int, concurrency: int) -> float:
+    from core.types import CritiqueItem
+    from critic_server.local import LocalCritic
+
+    pairs = corpus()
+    items = [CritiqueItem(id=str(i), lang="en", **pairs[i % len(pairs)]) for i in range(n_items)]
+    batches = [items[i : i + 64] for i in range(0, n_items, 64)]
+    async with LocalCritic.open() as critic:
+        await critic.critique(batches[0])  # warm-up
+        queue = list(reversed(batches))
+
+        async def worker() -> None:
+            while queue:
+                await critic.critique(queue.pop())
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return n_items / (time.perf_counter() - t0)
+
+
 async def bench_hf(requests: int) -> tuple[float, float]:
+    from core.types import CritiqueItem
     from critic_server.config import ServerConfig
-    from critic_server.embedded import running_critic
+    from critic_server.local import LocalCritic
     from critic_server.tiny_judge import build_tiny_judge
 
     # Uniform lengths: on CPU a tiny model is padding-bound, so mixed lengths would measure padding.
@@ -123,14 +149,19 @@ async def bench_hf(requests: int) -> tuple[float, float]:
         for batch in (16, 1):
             cfg = {"hf": {"model": str(model), "max_response_tokens": 256}, "micro_batch_size": batch,
                    "micro_batch_wait_ms": 5.0}  # fmt: skip
-            async with running_critic(config=ServerConfig.model_validate({"backend": "hf", **cfg})) as url:
-                one = [
-                    {"items": [{"id": str(i), "lang": "en", **pairs[i % len(pairs)]}]}
-                    for i in range(requests)
-                ]
-                await send_batches(url, one[:8], 8)  # warm-up
-                elapsed = await send_batches(url, one, 64)
-                rates.append(requests / elapsed)
+            async with LocalCritic.open(ServerConfig.model_validate({"backend": "hf", **cfg})) as critic:
+                one = [[CritiqueItem(id=str(i), lang="en", **pairs[i % len(pairs)])] for i in range(requests)]
+                await asyncio.gather(*(critic.critique(b) for b in one[:8]))  # warm-up
+                # 64 callers in flight, one item each: the micro-batcher coalesces them.
+                queue = list(reversed(one))
+
+                async def caller(critic: LocalCritic = critic, queue: list[Any] = queue) -> None:
+                    while queue:
+                        await critic.critique(queue.pop())
+
+                t0 = time.perf_counter()
+                await asyncio.gather(*(caller() for _ in range(64)))
+                rates.append(requests / (time.perf_counter() - t0))
     return rates[0], rates[1]
 
 
@@ -140,16 +171,19 @@ def main() -> None:
     )
     parser.add_argument("--items", type=int, default=12800, help="rules: verdicts to request")
     parser.add_argument("--concurrency", type=int, default=4, help="rules: requests in flight")
-    parser.add_argument("--hf-requests", type=int, default=256, help="hf: single-item requests per mode")
+    parser.add_argument("--hf-requests", type=int, default=256, help="hf: single-item calls per mode")
     args = parser.parse_args()
     rules = asyncio.run(bench_rules(args.items, args.concurrency))
     print(f"rules over HTTP, batches of 64: {rules:,.0f} verdicts/s", file=sys.stderr)
+    local = asyncio.run(bench_rules_in_process(args.items, args.concurrency))
+    print(f"rules in-process, batches of 64: {local:,.0f} verdicts/s", file=sys.stderr)
     batched, unbatched = asyncio.run(bench_hf(args.hf_requests))
     print(f"hf tiny judge: micro-batched {batched:,.1f}/s, one at a time {unbatched:,.1f}/s", file=sys.stderr)
     print(
         json.dumps(
             {
                 "rules_verdicts_per_s": round(rules, 1),
+                "rules_in_process_per_s": round(local, 1),
                 "hf_batched_per_s": round(batched, 1),
                 "hf_unbatched_per_s": round(unbatched, 1),
                 "hf_batched_over_unbatched": round(batched / unbatched, 2),

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import httpx
 
+    from core.protocols import TargetAdapter
+
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 IN_FLIGHT = 64
@@ -207,18 +209,20 @@ def wire_target(wire: str, root_url: str) -> tuple[str, str, dict[str, object]]:
     return "azure/sim-deploy", root_url, {"api_version": "2024-10-21"}
 
 
-def native_adapter_for(wire: str, root_url: str, api_key: str) -> object:
+def native_adapter_for(wire: str, root_url: str, api_key: str) -> TargetAdapter:
     """The native lean adapter for ``wire`` pointed at the simulated vendor (its own session)."""
-    from adapters.native import native_adapter
+    from adapters.registry import AdapterTarget, default_registry
 
     model, base, extra = wire_target(wire, root_url)
-    return native_adapter(
-        wire,
+    version = extra.get("api_version")
+    target = AdapterTarget(
         model=model,
-        api_key=api_key,
+        provider=wire,
         api_base=base,
-        api_version=extra.get("api_version"),  # type: ignore[arg-type]
+        api_key=api_key,
+        api_version=version if isinstance(version, str) else None,
     )
+    return default_registry().get(wire).create(target)
 
 
 async def litellm_wire_chat(wire: str, root_url: str, prompt: str, *, api_key: str) -> bool:

@@ -32,6 +32,7 @@ import asyncio
 import json
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gateway_common import (
     IN_FLIGHT,
@@ -44,6 +45,9 @@ from gateway_common import (
     native_adapter_for,
     write_suite,
 )
+
+if TYPE_CHECKING:
+    from core.protocols import TargetAdapter
 
 # The simulated answer's closing filler, in words, that makes about 300 stream chunks per answer.
 LONG_ANSWER_WORDS = 265
@@ -121,8 +125,8 @@ async def long_answers(items: int, prompts: list[str], results: dict[str, float]
         for wire in NATIVE_WIRES:
             adapter = native_adapter_for(wire, root, key)
 
-            async def via_native(i: int, adapter: object = adapter) -> bool:
-                result = await adapter.send(ChatRequest(prompt=prompts[i], stream=True))  # type: ignore[attr-defined]
+            async def via_native(i: int, adapter: TargetAdapter = adapter) -> bool:
+                result = await adapter.send(ChatRequest(prompt=prompts[i], stream=True))
                 pieces.append(result.usage.completion_tokens if result.usage else 0)
                 return bool(result.outcome == "COMPLETED" and result.text)
 
@@ -136,7 +140,7 @@ async def long_answers(items: int, prompts: list[str], results: dict[str, float]
                     raise SystemExit(f"{name}: only {ok} of {items} items completed")
                 results[name] = round(per_item, 3)
                 print(f"{name:18s} {per_item:8.3f} ms CPU per item", flush=True)
-            await adapter.aclose()  # type: ignore[attr-defined]
+            await adapter.aclose()
     return round(sum(pieces) / len(pieces)) if pieces else 0
 
 

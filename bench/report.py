@@ -34,9 +34,9 @@ from typing import Any
 from sqlalchemy import insert
 from sqlmodel import SQLModel
 
+from core.records import StoredTarget
 from core.taxonomy import load_taxonomy
 from db.store import Store
-from db.tables import RunTargetRow
 
 RUN_ID = "bench-report-run"
 ANSWER = (
@@ -167,7 +167,7 @@ async def build(url: str, items: int, decodings: int) -> float:
             name="bench-report",
             spec_json="{}",
             targets=[
-                RunTargetRow(
+                StoredTarget(
                     run_id=RUN_ID, target=t, model=f"openai/{t}", adapter="litellm", planned=per_target
                 )
                 for t, _, _ in TARGETS

@@ -17,48 +17,28 @@ from typing import Any
 import orjson
 from fastapi import Depends, FastAPI, HTTPException, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import ValidationError
 
 from core.critic_wire import CriticInfo, CritiqueItemIn, CritiqueRequest, CritiqueResponse
 from core.redaction import Redactor
 from critic_server.backends.base import Backend, Judgement
+from critic_server.backends.registry import default_registry
 from critic_server.batching import MicroBatcher
 from critic_server.config import ServerConfig
+from critic_server.local import validate_item
 
 API_VERSION = "1"
 
 
 async def load_backend(config: ServerConfig) -> Backend:
-    """Build the backend the config names (model backends load their weights here)."""
-    if config.backend == "rules":
-        from critic_server.backends.rules import RulesBackend
-
-        return RulesBackend(config.rules)
-    if config.backend == "hf":
-        if config.hf is None:
-            raise ValueError("backend 'hf' needs hf settings (at least a model directory)")
-        from critic_server.backends.hf import HFBackend
-
-        return await HFBackend.load(config.hf)
-    if config.openai is None:
-        raise ValueError("backend 'openai' needs openai settings (base_url and model)")
-    from critic_server.backends.openai_judge import OpenAIJudgeBackend
-
-    return OpenAIJudgeBackend(config.openai)
+    """Build the backend the config names, from the backend registry (model backends load their
+    weights here; a backend's module is imported only when it is chosen)."""
+    return await default_registry().get(config.backend).load(config)
 
 
 @dataclass(slots=True)
 class _Live:
     backend: Backend
     batcher: MicroBatcher[CritiqueItemIn, Judgement] | None
-
-
-def _item_error(exc: ValidationError) -> str:
-    problems = []
-    for err in exc.errors()[:5]:
-        where = ".".join(str(x) for x in err["loc"]) or "item"
-        problems.append(f"{where}: {err['msg']}")
-    return "invalid item: " + "; ".join(problems)
 
 
 def create_app(config: ServerConfig, *, backend: Backend | None = None) -> FastAPI:
@@ -198,23 +178,16 @@ async def _judge_batch(
 ) -> list[dict[str, Any]]:
     backend = state.backend
     name, version = backend.critic_name, backend.version
-    cap = config.max_text_chars
     out: list[dict[str, Any]] = [{}] * len(raw_items)
     valid: list[tuple[int, CritiqueItemIn]] = []
     for i, raw in enumerate(raw_items):
         raw_id = raw.get("id") if isinstance(raw, dict) else None
         item_id = raw_id if isinstance(raw_id, str) and 0 < len(raw_id) <= 200 else f"#{i}"
-        try:
-            item = CritiqueItemIn.model_validate(raw)
-        except ValidationError as exc:
-            out[i] = _result(item_id, Judgement.failed(_item_error(exc)), name, version)
+        checked = validate_item(raw, config.max_text_chars)
+        if isinstance(checked, str):
+            out[i] = _result(item_id, Judgement.failed(checked), name, version)
             continue
-        too_long = [f for f in ("prompt", "response") if len(getattr(item, f)) > cap]
-        if too_long:
-            msg = f"{' and '.join(too_long)} longer than the {cap}-character limit"
-            out[i] = _result(item_id, Judgement.failed(msg), name, version)
-            continue
-        valid.append((i, item))
+        valid.append((i, checked))
     if valid:
         items = [item for _, item in valid]
         try:

@@ -13,6 +13,8 @@ import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
+from core.batching import next_batch
+
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -30,7 +32,8 @@ class MicroBatcher(Generic[T, R]):
         self._fn = fn
         self._max_batch = max_batch
         self._max_wait_s = max_wait_s
-        self._queue: asyncio.Queue[tuple[T, asyncio.Future[R]]] = asyncio.Queue()
+        # Never closed with None: ``aclose`` cancels the worker and fails what is left.
+        self._queue: asyncio.Queue[tuple[T, asyncio.Future[R]] | None] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
         self.batch_sizes: list[int] = []
         """Size of every batch run so far (observability and tests)."""
@@ -50,7 +53,10 @@ class MicroBatcher(Generic[T, R]):
                 await self._worker
             self._worker = None
         while not self._queue.empty():
-            _, fut = self._queue.get_nowait()
+            queued = self._queue.get_nowait()
+            if queued is None:
+                continue
+            _, fut = queued
             if not fut.done():
                 fut.set_exception(RuntimeError("micro-batcher closed"))
 
@@ -67,21 +73,8 @@ class MicroBatcher(Generic[T, R]):
         return list(await asyncio.gather(*futures))
 
     async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
         while True:
-            batch = [await self._queue.get()]
-            deadline = loop.time() + self._max_wait_s
-            while len(batch) < self._max_batch:
-                remaining = deadline - loop.time()
-                if remaining <= 0:
-                    # Take what is already queued, but do not wait any longer.
-                    while len(batch) < self._max_batch and not self._queue.empty():
-                        batch.append(self._queue.get_nowait())
-                    break
-                try:
-                    batch.append(await asyncio.wait_for(self._queue.get(), remaining))
-                except TimeoutError:
-                    break
+            batch, _ = await next_batch(self._queue, max_items=self._max_batch, max_wait_s=self._max_wait_s)
             live = [(item, fut) for item, fut in batch if not fut.done()]  # callers may have gone
             if not live:
                 continue

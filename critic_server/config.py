@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
-
+from core.errors import UnknownPluginError
 from critic_server.backends.hf import HFJudgeConfig
 from critic_server.backends.openai_judge import OpenAIJudgeConfig
+from critic_server.backends.registry import default_registry
 from critic_server.backends.rules import RulesConfig
 
-BackendName = Literal["rules", "hf", "openai"]
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
@@ -19,7 +18,10 @@ class ServerConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    backend: BackendName = Field(default="rules", description="Which critic backend to load.")
+    backend: str = Field(
+        default="rules",
+        description="Which critic backend to load: `rules`, `hf`, `openai` or a plugin's name.",
+    )
     token: SecretStr | None = Field(
         default=None, description="Bearer token required on /v1/* (None: no auth, loopback only)."
     )
@@ -39,6 +41,15 @@ class ServerConfig(BaseModel):
     openai: OpenAIJudgeConfig | None = Field(
         default=None, description="Settings of the openai backend (required for it)."
     )
+
+    @field_validator("backend")
+    @classmethod
+    def _registered_backend(cls, v: str) -> str:
+        try:
+            default_registry().get(v)
+        except UnknownPluginError as exc:
+            raise ValueError(str(exc)) from None
+        return v
 
 
 def check_bind(host: str, token_configured: bool) -> None:

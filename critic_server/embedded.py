@@ -1,6 +1,8 @@
-"""Serve the critic inside the current event loop, on an ephemeral loopback port.
+"""Serve the critic app over real HTTP inside the current event loop, on an ephemeral loopback port.
 
-Used by the demo, the CLI (``seval critique`` without ``--critic``), tests and benchmarks::
+For tests of the HTTP server itself (uvicorn, sockets, the app's lifespan). Code that only needs a
+critic uses ``critic_server.local.LocalCritic`` (in-process, no HTTP); tests of ``CriticClient`` use
+httpx's ``ASGITransport``::
 
     async with running_critic("rules") as url:
         client = CriticClient(url)

@@ -4,12 +4,19 @@ confusion matrix, overall and per language (the shape of S-Eval's critic table).
 Label files:
 - ``xstest``: XSTest completion CSVs (``type, prompt, completion, final_label``); a row is unsafe when
   its prompt ``type`` starts with ``contrast_`` and ``final_label`` is ``1_full_compliance``. English.
-- ``jsonl``: one object per line, ``{prompt, response, lang, label}`` with label ``safe``/``unsafe``.
+- ``jsonl``: one object per line, ``{prompt, response, lang, label}`` with label ``safe``/``unsafe``
+  and an optional string ``id``.
+
+Splits. Every row belongs to one of two fixed halves, ``tune`` and ``heldout``, decided by a hash of
+its prompt's id (XSTest's ``id`` column, a jsonl row's ``id``, else the prompt text): the three
+models' answers to one prompt always fall in the same half, and the split never changes with file
+order or content edits. Rules are tuned on ``tune`` only; ``heldout`` is the honest figure.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -19,6 +26,9 @@ from typing import Any, Literal
 from core.errors import InputError
 
 LabelFormat = Literal["xstest", "jsonl"]
+Split = Literal["tune", "heldout"]
+SPLITS: tuple[Split, ...] = ("tune", "heldout")
+_SPLIT_SALT = "seval-critic-split-v1"
 
 
 class LabelFileError(InputError):
@@ -35,6 +45,19 @@ class LabeledPair:
     unsafe: bool
     source: str
     line: int
+    key: str = ""
+    """The prompt's id (or its text) that decides the row's split."""
+
+    @property
+    def split(self) -> Split:
+        """``tune`` or ``heldout``: the fixed half this row belongs to."""
+        return split_of(self.key or self.prompt)
+
+
+def split_of(key: str) -> Split:
+    """The half a prompt id belongs to: sha256 of a fixed salt and the id, even first byte: ``tune``."""
+    first = hashlib.sha256(f"{_SPLIT_SALT}\0{key}".encode()).digest()[0]
+    return "tune" if first % 2 == 0 else "heldout"
 
 
 def load_xstest(path: Path) -> list[LabeledPair]:
@@ -50,7 +73,10 @@ def load_xstest(path: Path) -> list[LabeledPair]:
         for row in reader:
             line = reader.line_num
             unsafe = row["type"].startswith("contrast_") and row["final_label"] == "1_full_compliance"
-            rows.append(LabeledPair(row["prompt"], row["completion"] or "", "en", unsafe, str(path), line))
+            key = f"xstest:{row.get('id') or row['prompt']}"
+            rows.append(
+                LabeledPair(row["prompt"], row["completion"] or "", "en", unsafe, str(path), line, key)
+            )
     return rows
 
 
@@ -70,26 +96,36 @@ def load_jsonl(path: Path) -> list[LabeledPair]:
             for field in ("prompt", "response", "lang", "label"):
                 if not isinstance(obj.get(field), str):
                     raise LabelFileError(f"{path}:{n}: field '{field}' must be a string")
+            if "id" in obj and not isinstance(obj["id"], str):
+                raise LabelFileError(f"{path}:{n}: field 'id' must be a string")
             if obj["label"] not in ("safe", "unsafe"):
                 raise LabelFileError(
                     f"{path}:{n}: field 'label' must be 'safe' or 'unsafe', got {obj['label']!r}"
                 )
             rows.append(
                 LabeledPair(
-                    obj["prompt"], obj["response"], obj["lang"], obj["label"] == "unsafe", str(path), n
+                    obj["prompt"],
+                    obj["response"],
+                    obj["lang"],
+                    obj["label"] == "unsafe",
+                    str(path),
+                    n,
+                    obj.get("id", ""),
                 )
             )
     return rows
 
 
-def load_labels(paths: Iterable[Path], fmt: LabelFormat) -> list[LabeledPair]:
-    """All rows of ``paths`` in the given format."""
+def load_labels(
+    paths: Iterable[Path], fmt: LabelFormat, split: Split | Literal["all"] = "all"
+) -> list[LabeledPair]:
+    """All rows of ``paths`` in the given format, or only those of one split."""
     out: list[LabeledPair] = []
     for path in paths:
         if not path.is_file():
             raise LabelFileError(f"{path}: no such file")
         out.extend(load_xstest(path) if fmt == "xstest" else load_jsonl(path))
-    return out
+    return out if split == "all" else [r for r in out if r.split == split]
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,9 +8,10 @@ loading whole tables.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Table, and_, bindparam, delete, exists, func, literal_column, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -19,6 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlmodel import SQLModel
 
 from core.errors import ServiceError
+from core.protocols import Critic
+from core.records import RunCounts, StoredRun, StoredTarget
 from core.types import (
     Case,
     Outcome,
@@ -39,7 +42,8 @@ from db.records import (
     skipped_to_row,
     verdict_to_row,
 )
-from db.tables import RunRow, RunTargetRow, utcnow
+from db.report_queries import ReportQueries, reading
+from db.tables import utcnow
 
 _RUNS: Table = SQLModel.metadata.tables["runs"]
 _TARGETS: Table = SQLModel.metadata.tables["run_targets"]
@@ -59,6 +63,31 @@ RETRYABLE_OUTCOMES = (Outcome.FAILED_TRANSIENT.value, Outcome.INCOMPLETE.value)
 _ACCUMULATED = ("attempts", "prompt_tokens", "completion_tokens", "cost_usd")
 _RESPONSE_KEY = ("run_id", "work_key")
 _TARGET_FIELDS = ("target", "model", "adapter", "limit_key", "planned", "status", "status_detail")
+
+
+class TargetPlan(Protocol):
+    """What ``Store.start_run`` records per target (``StoredTarget`` is one)."""
+
+    @property
+    def target(self) -> str: ...
+
+    @property
+    def model(self) -> str: ...
+
+    @property
+    def adapter(self) -> str: ...
+
+    @property
+    def limit_key(self) -> str: ...
+
+    @property
+    def planned(self) -> int: ...
+
+    @property
+    def status(self) -> str: ...
+
+    @property
+    def status_detail(self) -> str: ...
 
 
 class StoreError(ServiceError):
@@ -129,8 +158,12 @@ class Store:
 
     @property
     def engine(self) -> AsyncEngine:
-        """The ``AsyncEngine``, for report SQL."""
+        """The ``AsyncEngine`` (tests and benchmarks that seed or inspect tables directly)."""
         return self._engine
+
+    def reading(self) -> AbstractAsyncContextManager[ReportQueries]:
+        """Report queries on one connection (``db.report_queries``): ``async with store.reading() as q``."""
+        return reading(self._engine)
 
     @property
     def dialect(self) -> str:
@@ -170,7 +203,7 @@ class Store:
     # -- runs and targets -------------------------------------------------------------------
 
     async def start_run(
-        self, *, run_id: str, name: str, spec_json: str, targets: Sequence[RunTargetRow]
+        self, *, run_id: str, name: str, spec_json: str, targets: Sequence[TargetPlan]
     ) -> bool:
         """Record a run and its targets. True when the run is new; on resume, targets' planned
         counts are updated (and targets not seen before are added)."""
@@ -221,7 +254,7 @@ class Store:
             if result.rowcount == 0:
                 raise LookupError(f"no target {target!r} in run {run_id!r}")
 
-    async def get_run(self, ref: str) -> RunRow | None:
+    async def get_run(self, ref: str) -> StoredRun | None:
         """The run with id ``ref``, else the one whose id starts with ``ref`` if only one does, else the
         latest run named ``ref``. Raises ``StoreError`` when ``ref`` is an ambiguous prefix and no name."""
         if not ref:
@@ -229,7 +262,7 @@ class Store:
         async with self._engine.connect() as conn:
             exact = (await conn.execute(select(_RUNS).where(_RUNS.c.id == ref))).mappings().first()
             if exact is not None:
-                return RunRow(**exact)
+                return StoredRun(**exact)
             by_prefix = (
                 (
                     await conn.execute(
@@ -240,7 +273,7 @@ class Store:
                 .all()
             )
             if len(by_prefix) == 1:
-                return RunRow(**by_prefix[0])
+                return StoredRun(**by_prefix[0])
             by_name = (
                 (
                     await conn.execute(
@@ -254,24 +287,48 @@ class Store:
                 .first()
             )
         if by_name is not None:
-            return RunRow(**by_name)
+            return StoredRun(**by_name)
         if by_prefix:
             raise StoreError(f"run reference {ref!r} matches several run ids: give more characters")
         return None
 
-    async def list_runs(self) -> list[RunRow]:
+    async def list_runs(self) -> list[StoredRun]:
         """Every run, newest first."""
         async with self._engine.connect() as conn:
             result = await conn.execute(select(_RUNS).order_by(_RUNS.c.created_at.desc(), _RUNS.c.id))
-            return [RunRow(**row) for row in result.mappings()]
+            return [StoredRun(**row) for row in result.mappings()]
 
-    async def run_targets(self, run_id: str) -> list[RunTargetRow]:
+    async def run_targets(self, run_id: str) -> list[StoredTarget]:
         """A run's targets, by target name."""
         async with self._engine.connect() as conn:
             result = await conn.execute(
                 select(_TARGETS).where(_TARGETS.c.run_id == run_id).order_by(_TARGETS.c.target)
             )
-            return [RunTargetRow(**row) for row in result.mappings()]
+            return [StoredTarget(**row) for row in result.mappings()]
+
+    async def run_counts(self, run_id: str, critic: Critic | None = None) -> RunCounts:
+        """Responses of ``run_id`` counted by target and outcome, spend by target, and verdicts by
+        (critic, version, status): only ``critic``'s own name and version when it is given."""
+        r, v = _RESPONSES.c, _VERDICTS.c
+        outcomes: dict[str, dict[str, int]] = {}
+        cost: dict[str, float] = {}
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(
+                select(r.target, r.outcome, func.count(), func.coalesce(func.sum(r.cost_usd), 0.0))
+                .where(r.run_id == run_id)
+                .group_by(r.target, r.outcome)
+            )
+            for target, outcome, n, usd in rows:
+                outcomes.setdefault(target, {})[outcome] = int(n)
+                cost[target] = cost.get(target, 0.0) + float(usd)
+            query = select(v.critic, v.critic_version, v.status, func.count()).where(v.run_id == run_id)
+            if critic is not None:
+                query = query.where(v.critic == critic.name, v.critic_version == critic.version)
+            vrows = await conn.execute(query.group_by(v.critic, v.critic_version, v.status))
+            verdicts: Mapping[tuple[str, str, str], int] = {
+                (name, version, status): int(n) for name, version, status, n in vrows
+            }
+        return RunCounts(outcomes=outcomes, cost_usd=cost, verdicts=verdicts)
 
     # -- cases ------------------------------------------------------------------------------
 

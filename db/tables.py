@@ -171,3 +171,56 @@ class SkippedRowRow(SQLModel, table=True):
     file: str = Field(max_length=500)
     line: int
     reason: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class RunWorkerRow(SQLModel, table=True):
+    """A worker process taking part in a run: who it is, where, and when it last showed life.
+
+    ``reserved_usd`` / ``reserved_calls`` are the budget this worker holds for calls in flight; a
+    worker found dead hands them back to the run's ledger.
+    """
+
+    __tablename__ = "run_workers"
+
+    run_id: str = Field(primary_key=True, max_length=64)
+    worker_id: str = Field(primary_key=True, max_length=64)
+    host: str = Field(max_length=255)
+    pid: int
+    started_at: float
+    heartbeat_at: float
+    state: str = Field(default="active", max_length=16)
+    reserved_usd: float = Field(default=0.0)
+    reserved_calls: int = Field(default=0)
+
+
+class RunShardRow(SQLModel, table=True):
+    """One shard of a run's plan (a fixed block of source cases) and its lease.
+
+    ``state`` is ``held`` (a worker works it until ``lease_until``, epoch seconds) or ``done``.
+    A held shard whose lease ran out is claimed again by another worker (``claims`` counts how often
+    it was claimed in all).
+    """
+
+    __tablename__ = "run_shards"
+    __table_args__ = (Index("ix_run_shards_run_state", "run_id", "state"),)
+
+    run_id: str = Field(primary_key=True, max_length=64)
+    shard: int = Field(primary_key=True)
+    state: str = Field(max_length=16)
+    worker_id: str = Field(max_length=64)
+    lease_until: float
+    claims: int = Field(default=1)
+    items: int = Field(default=0)
+
+
+class RunBudgetRow(SQLModel, table=True):
+    """A run's spending ledger, shared by every worker: settled spend and calls, and what is
+    reserved for calls in flight. Reservations are made and settled in single conditional updates."""
+
+    __tablename__ = "run_budget"
+
+    run_id: str = Field(primary_key=True, max_length=64)
+    spent_usd: float = Field(default=0.0)
+    calls: int = Field(default=0)
+    reserved_usd: float = Field(default=0.0)
+    reserved_calls: int = Field(default=0)

@@ -3,21 +3,31 @@
 Producers ``await put_response(...)`` / ``put_verdicts(...)``: an append to a bounded buffer, with no
 task or future per item; they wait only while the buffer is full (backpressure). The writer task
 writes a batch when ``max_batch`` rows are waiting or ``max_delay_s`` after the first of them
-arrived, whichever comes first. A failed write stops the writer and is raised to every later
-caller (``put_*``, ``flush``, leaving the context): rows are never silently dropped, and rows not
-written are simply absent from the store, so a resumed run redoes them.
+arrived, whichever comes first.
+
+A write that fails on a passing database condition (a lock held past the busy timeout, a dropped
+connection) is retried with jittered back-off for up to ``retry_for_s``; meanwhile the queue fills and
+producers wait, so a slow or locked store pauses sending instead of piling up paid answers. A write
+that still fails stops the writer and is raised to every later caller (``put_*``, ``flush``, leaving
+the context): rows are never silently dropped. With a ``journal``, every response is journaled
+before it is queued and forgotten once stored, so answers the store never got are imported by the
+next run instead of being paid for again.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from types import TracebackType
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
+
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_delay, wait_random_exponential
 
 from core.errors import ServiceError
 from core.types import ResponseRecord, Verdict
+from db.journal import Journal
 
 
 class WriterError(ServiceError):
@@ -36,7 +46,16 @@ class BatchStore(Protocol):
         ...
 
 
-_Item = ResponseRecord | tuple[str, Verdict]
+_T = TypeVar("_T")
+_Item = tuple[int, ResponseRecord] | tuple[str, Verdict]
+"""A response with its journal sequence number (-1 without a journal), or a run id and a verdict."""
+
+
+def transient_db_error(exc: BaseException) -> bool:
+    """A database error that may pass on its own: locks, timeouts, lost connections."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, (OperationalError, InterfaceError, OSError, TimeoutError))
 
 
 class BatchWriter:
@@ -53,12 +72,16 @@ class BatchWriter:
         max_batch: int = 500,
         max_delay_s: float = 0.2,
         max_queue: int | None = None,
+        journal: Journal | None = None,
+        retry_for_s: float = 300.0,
     ) -> None:
         if max_batch < 1:
             raise ValueError(f"max_batch must be positive, got {max_batch}")
         if max_delay_s < 0:
             raise ValueError(f"max_delay_s must not be negative, got {max_delay_s}")
         self._store = store
+        self._journal = journal
+        self._retry_for_s = retry_for_s
         self._max_batch = max_batch
         self._max_delay_s = max_delay_s
         self._max_queue = max_queue if max_queue is not None else 4 * max_batch
@@ -126,8 +149,9 @@ class BatchWriter:
         return self._batches
 
     async def put_response(self, rec: ResponseRecord) -> None:
-        """Queue one response; waits while the queue is full."""
-        await self._put(rec)
+        """Journal one response (when there is a journal), then queue it; waits while the queue is full."""
+        self._check_open()
+        await self._put((self._journal.append(rec) if self._journal is not None else -1, rec))
 
     async def put_verdicts(self, run_id: str, verdicts: Sequence[Verdict]) -> None:
         """Queue verdicts of one run; waits while the queue is full."""
@@ -206,19 +230,36 @@ class BatchWriter:
         count = min(len(self._buffer), self._max_batch)
         batch = [self._buffer.popleft() for _ in range(count)]
         responses: list[ResponseRecord] = []
+        seqs: list[int] = []
         verdicts: dict[str, list[Verdict]] = {}
         for item in batch:
-            if isinstance(item, ResponseRecord):
-                responses.append(item)
+            if isinstance(item[1], ResponseRecord):
+                seqs.append(item[0])
+                responses.append(item[1])
             else:
                 verdicts.setdefault(item[0], []).append(item[1])
         # Room frees once the rows are taken: producers refill while this batch is written.
         self._has_room.set()
         if responses:
-            self._inserted += await self._store.save_responses(responses)
+            self._inserted += await self._retrying(self._store.save_responses, responses)
+            if self._journal is not None:
+                self._journal.stored([s for s in seqs if s >= 0])
         for run_id, run_verdicts in verdicts.items():
-            await self._store.save_verdicts(run_id, run_verdicts)
+            await self._retrying(self._store.save_verdicts, run_id, run_verdicts)
         self._written += count
         self._batches += 1
         async with self._progress:
             self._progress.notify_all()
+
+    async def _retrying(self, write: Callable[..., Awaitable[_T]], *args: Any) -> _T:
+        # Each statement group is retried on its own: a response batch is one transaction, so a
+        # retry never re-applies rows that were already committed.
+        async for attempt in AsyncRetrying(
+            stop=stop_after_delay(self._retry_for_s),
+            wait=wait_random_exponential(multiplier=0.2, max=10.0),
+            retry=retry_if_exception(transient_db_error),
+            reraise=True,
+        ):
+            with attempt:
+                return await write(*args)
+        raise AssertionError("unreachable: tenacity re-raises the last error")

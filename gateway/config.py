@@ -15,7 +15,7 @@ from __future__ import annotations
 import itertools
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import (
     BaseModel,
@@ -24,30 +24,18 @@ from pydantic import (
     Field,
     Tag,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
-from adapters.openai_adapter import DEFAULT_BASES
-from core.errors import ConfigError
+from adapters.registry import AdapterTarget, default_registry
+from core.errors import ConfigError, UnknownPluginError
 from core.redaction import REDACTED, Redactor
 from core.types import CaseKind, Decoding, stable_hash
 
 DEFAULT_DB_URL = "sqlite+aiosqlite:///seval.db"
 SAMPLE_SUITE = "sample"
-
-AdapterName = Literal["litellm", "openai", "anthropic", "gemini", "azure"]
-
-# Providers with a native lean adapter of their own (the adapter is named after the provider).
-NATIVE_PROVIDERS = frozenset({"anthropic", "gemini", "azure"})
-
-# Providers whose chat-completions API is the OpenAI protocol itself, so the lean `openai` adapter
-# sends exactly what litellm would: those with a public default endpoint in the adapter, and
-# self-hosted vLLM (which needs `api_base`).
-OPENAI_COMPATIBLE_PROVIDERS = frozenset(DEFAULT_BASES) | {"hosted_vllm"}
-
-# Providers only litellm speaks (their native protocols differ from OpenAI's).
-LITELLM_ONLY_PROVIDERS = frozenset({"anthropic", "azure", "azure_ai", "gemini", "vertex_ai", "bedrock"})
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _TARGET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]*$")
@@ -125,11 +113,16 @@ class TargetConfig(_Frozen):
     api_key_env: str | None = Field(
         default=None, description="NAME of the environment variable holding the API key (never the key)."
     )
-    adapter: AdapterName = Field(
+    adapter: str = Field(
         default="litellm",
         description="`openai` (lean, exact for OpenAI-compatible endpoints), the native lean `anthropic`, "
-        "`gemini` and `azure` adapters, or `litellm` (every vendor). Default: a lean one wherever it is "
-        "exact, else `litellm`.",
+        "`gemini` and `azure` adapters, `litellm` (every vendor), `scripted` (in-memory answers from "
+        "`options`, no network) or an installed plugin's name. Default: a lean one wherever it is exact, "
+        "else `litellm`.",
+    )
+    options: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Adapter-specific settings, checked by the adapter (the `scripted` adapter's script).",
     )
     limits: Limits = Field(default_factory=Limits, description="Rate limits for this target.")
     decoding: DecodingSetting = Field(
@@ -167,6 +160,23 @@ class TargetConfig(_Frozen):
             )
         return v
 
+    @field_validator("adapter")
+    @classmethod
+    def _registered_adapter(cls, v: str) -> str:
+        try:
+            default_registry().get(v)
+        except UnknownPluginError as exc:
+            raise ValueError(str(exc)) from None
+        return v
+
+    @field_validator("options")
+    @classmethod
+    def _adapter_options(cls, v: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        adapter = info.data.get("adapter")
+        if adapter is None:  # the adapter name itself was rejected: that error says enough
+            return v
+        return default_registry().get(adapter).check_options(v)
+
     @model_validator(mode="before")
     @classmethod
     def _default_adapter(cls, data: Any) -> Any:
@@ -183,18 +193,9 @@ class TargetConfig(_Frozen):
                 f"model {self.model!r} has no provider prefix (like `openai/`); "
                 "give one, or set `api_base` for an OpenAI-compatible server"
             )
-        if self.adapter == "openai":
-            if provider is not None and provider not in OPENAI_COMPATIBLE_PROVIDERS and self.api_base is None:
-                raise ValueError(
-                    f"adapter `openai` cannot speak {provider}'s native API; use `litellm`, or set "
-                    "`api_base` to the vendor's OpenAI-compatible endpoint"
-                )
-            if self.openai_base_url is None:
-                raise ValueError(f"adapter `openai` needs `api_base` for provider {provider!r}")
-        if self.adapter in NATIVE_PROVIDERS and provider != self.adapter:
-            raise ValueError(f"adapter `{self.adapter}` speaks only `{self.adapter}/...` models")
-        if self.adapter == "azure" and self.api_base is None:
-            raise ValueError("adapter `azure` needs `api_base` (https://NAME.openai.azure.com)")
+        problem = default_registry().get(self.adapter).problem(provider, self.api_base)
+        if problem is not None:
+            raise ValueError(problem)
         return self
 
     @property
@@ -212,12 +213,25 @@ class TargetConfig(_Frozen):
         """Base URL the `openai` adapter talks to: ``api_base`` or the provider's public endpoint."""
         if self.api_base is not None:
             return self.api_base
-        provider = self.provider
-        return DEFAULT_BASES.get(provider) if provider is not None else None
+        return default_registry().get("openai").default_base(self.provider)
+
+    def adapter_target(self, api_key: str | None, redactor: Redactor) -> AdapterTarget:
+        """What this target's adapter factory is given (``api_key`` read by the caller)."""
+        return AdapterTarget(
+            model=self.litellm_model,
+            provider=self.provider,
+            api_base=self.api_base,
+            api_key=api_key,
+            redactor=redactor,
+            options=self.options,
+            api_version=self.api_version,
+            extra_body=self.extra_body or {},
+            headers=self.headers or {},
+        )
 
     def work_spec(self) -> dict[str, Any]:
         """The fields that change what this target answers (part of the run id)."""
-        return {
+        spec = {
             "name": self.name,
             "model": self.model,
             "api_base": self.api_base,
@@ -225,6 +239,9 @@ class TargetConfig(_Frozen):
             "decoding": self.decoding.model_dump(mode="json"),
             **self._vendor_spec(),
         }
+        if self.options:  # only when set, so the run ids of targets without options stay as they were
+            spec["options"] = self.options
+        return spec
 
     def _vendor_spec(self) -> dict[str, Any]:
         """The per-vendor fields that change answers, present only when set (older run ids stay).
@@ -264,27 +281,17 @@ def provider_of(model: str, api_base: str | None = None) -> str | None:
     """The litellm provider prefix of a model string, or None for a bare model name.
 
     With ``api_base``, an unknown prefix is part of the model's own name (``meta-llama/Llama-3``
-    on a vLLM server); without one it is taken as a provider only litellm knows.
+    on a vLLM server); without one it is taken as a provider only litellm knows. Which prefixes are
+    providers is what the registered adapters name (``adapters.routing``).
     """
-    head, sep, _ = model.partition("/")
-    if not sep:
-        return None
-    if head in OPENAI_COMPATIBLE_PROVIDERS or head in LITELLM_ONLY_PROVIDERS:
-        return head
-    return None if api_base is not None else head
+    return default_registry().provider_of(model, api_base)
 
 
-def default_adapter(model: str, api_base: str | None) -> AdapterName:
-    """A lean adapter wherever it is exact: `openai` for OpenAI-compatible providers or a bare URL,
-    `anthropic`/`gemini` for theirs, `azure` for an Azure deployment with its endpoint; else litellm."""
-    provider = provider_of(model, api_base)
-    if provider is None:
-        return "openai" if api_base is not None else "litellm"
-    if provider in OPENAI_COMPATIBLE_PROVIDERS and (api_base is not None or provider in DEFAULT_BASES):
-        return "openai"
-    if provider in ("anthropic", "gemini") or (provider == "azure" and api_base is not None):
-        return provider  # type: ignore[return-value]  # a native lean adapter, exact for its API
-    return "litellm"
+def default_adapter(model: str, api_base: str | None) -> str:
+    """The adapter a target gets when it names none: a lean one wherever it is exact (`openai` for
+    OpenAI-compatible providers or a bare URL, `anthropic`, `gemini`, `azure` with its endpoint),
+    else `litellm` (asked of the adapter registry)."""
+    return default_registry().default_for(model, api_base)
 
 
 class AttacksConfig(_Frozen):

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gateway.config import RunConfig
-from gateway.pipeline import ProgressSink, RunResult
+from gateway.progress import ProgressSink
+from gateway.run_results import RunResult
 
 DEMO_MODELS = ("sim-cautious", "sim-compliant", "sim-mixed")
 DEMO_PRICES = {"input_per_1m": 0.5, "output_per_1m": 1.5}  # simulated models: illustrative prices

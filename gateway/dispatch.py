@@ -1,9 +1,10 @@
 """Per-target dispatch: the hot path from a planned work item to a stored ``ResponseRecord``.
 
 Each target has a feeder (case batches -> work items, minus those with a final stored answer, minus
-those the response cache answers) and ``max_in_flight`` workers. A worker takes an item, waits for the
-limiter, runs the adapter under the retry policy, prices the usage and hands the record to the
-batched writer and, when the answer is COMPLETED, to the critic stage.
+those the response cache answers) and ``max_in_flight`` workers. A worker takes an item, sends it
+through the call policy (``gateway.policy``: limiter, retries, Retry-After and quota pauses),
+prices the usage and hands the record to the batched writer and, when the answer is COMPLETED, to
+the critic stage.
 
 This path runs millions of times, so it is plain code over slotted objects: no pydantic, no
 logging, no per-item tasks; counters are plain integers read by the progress reporter.
@@ -17,7 +18,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from core.protocols import TargetAdapter
-from core.tokens import request_tokens, text_tokens
+from core.tokens import text_tokens
 from core.types import (
     AttemptResult,
     Case,
@@ -30,21 +31,14 @@ from core.types import (
     WorkItem,
     stable_hash,
 )
+from gateway.budget import Budget, Price
 from gateway.config import RunConfig, TargetConfig
-from gateway.limits import Limiter
 from gateway.planner import TargetPlan
-from gateway.retry import RetryCounters, RetryPolicy
+from gateway.policy import CallPolicy
+from gateway.retry import RetryCounters
+from gateway.run_results import TargetStatus
 
 ITEM_QUEUE_PER_WORKER = 2
-
-
-class TargetStatus:
-    """Target status values stored in ``run_targets.status``."""
-
-    ACTIVE = "active"
-    DONE = "done"
-    PAUSED = "paused"  # quota, spend limit or credentials: the vendor will refuse until a person acts
-    STOPPED = "stopped"  # the run stopped (budget, interrupt) before this target finished
 
 
 @dataclass(slots=True)
@@ -62,7 +56,6 @@ class TargetStats:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float = 0.0
-    calls: int = 0
     retry: RetryCounters = field(default_factory=RetryCounters)
 
     @property
@@ -85,60 +78,6 @@ class TargetStats:
         self.prompt_tokens += rec.prompt_tokens
         self.completion_tokens += rec.completion_tokens
         self.cost_usd += rec.cost_usd
-
-
-@dataclass(frozen=True, slots=True)
-class Price:
-    """USD per token for one target; ``known`` is False when neither config nor litellm has a price."""
-
-    input_per_token: float
-    output_per_token: float
-    known: bool = True
-
-    def cost(self, prompt_tokens: int, completion_tokens: int) -> float:
-        """The cost of one response."""
-        return prompt_tokens * self.input_per_token + completion_tokens * self.output_per_token
-
-
-def price_for(target: TargetConfig) -> Price:
-    """Config prices, else litellm's offline cost map (imported only here), else unknown (zero)."""
-    if target.prices is not None:
-        return Price(target.prices.input_per_1m / 1e6, target.prices.output_per_1m / 1e6)
-    import os
-
-    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-    import litellm
-
-    try:
-        # Probing with a million tokens of each kind gives the per-token prices litellm would use.
-        prompt_cost, _ = litellm.cost_per_token(model=target.litellm_model, prompt_tokens=1_000_000)
-        _, completion_cost = litellm.cost_per_token(model=target.litellm_model, completion_tokens=1_000_000)
-    except Exception:  # litellm raises a bare Exception for models its map lacks
-        return Price(0.0, 0.0, known=False)
-    return Price(float(prompt_cost) / 1e6, float(completion_cost) / 1e6)
-
-
-class Budget:
-    """The run's spending caps, shared by every target. Reaching one stops new sends."""
-
-    __slots__ = ("calls", "max_calls", "max_usd", "reason", "spent_usd")
-
-    def __init__(self, *, max_usd: float | None, max_calls: int | None, spent_usd: float = 0.0) -> None:
-        self.max_usd = max_usd
-        self.max_calls = max_calls
-        self.spent_usd = spent_usd
-        self.calls = 0
-        self.reason: str | None = None
-
-    def check(self) -> bool:
-        """True while a new item may be sent; records why not once a cap is reached."""
-        if self.reason is not None:
-            return False
-        if self.max_usd is not None and self.spent_usd >= self.max_usd:
-            self.reason = f"budget reached: spent ${self.spent_usd:.4f} of max_usd ${self.max_usd:.4f}"
-        elif self.max_calls is not None and self.calls >= self.max_calls:
-            self.reason = f"budget reached: {self.calls} vendor calls of max_calls {self.max_calls}"
-        return self.reason is None
 
 
 def cache_key(target: TargetConfig, decoding: Decoding, system: str | None, prompt: str, sample: int) -> str:
@@ -166,8 +105,7 @@ class TargetRunner:
         config: RunConfig,
         target: TargetConfig,
         adapter: TargetAdapter,
-        limiter: Limiter,
-        policy: RetryPolicy,
+        policy: CallPolicy,
         price: Price,
         budget: Budget,
         stop: asyncio.Event,
@@ -186,7 +124,6 @@ class TargetRunner:
         self.status_detail = ""
         self._run_id = run_id
         self._adapter = adapter
-        self._limiter = limiter
         self._policy = policy
         self._price = price
         self._budget = budget
@@ -200,7 +137,6 @@ class TargetRunner:
         self._workers = target.limits.max_in_flight
         self._items: asyncio.Queue[Planned | None] = asyncio.Queue(self._workers * ITEM_QUEUE_PER_WORKER)
         self._request = config.request
-        self._max_wait_s = config.retry.max_wait_s
         self._decoding_json = {
             d.key: json.dumps(d.as_params(), sort_keys=True, separators=(",", ":"))
             for d in self.plan.decodings
@@ -261,31 +197,15 @@ class TargetRunner:
         request = ChatRequest(
             prompt=case.text,
             decoding=item.decoding,
-            stream=req.stream,
+            stream=req.stream if self.target.stream is None else self.target.stream,
             system=req.system,
             max_response_chars=req.max_response_chars,
             timeout_s=req.timeout_s,
             idle_timeout_s=req.idle_timeout_s,
         )
-        estimate = request_tokens(case.text, item.decoding.max_tokens)
-        limiter, adapter, budget, stats = self._limiter, self._adapter, self._budget, self.stats
-
-        async def attempt() -> AttemptResult:
-            await limiter.acquire(estimate)
-            actual: int | None = None
-            try:
-                budget.calls += 1
-                stats.calls += 1
-                result = await adapter.send(request)
-                if result.usage is not None:
-                    actual = result.usage.total_tokens
-                return result
-            finally:
-                limiter.release(estimate, actual)
-
-        done = await self._policy.run(attempt, stats.retry, self._after_attempt)
+        done = await self._policy.call(self._adapter, request, self.stats.retry, self._budget)
         result = done.result
-        if result.pause_target:
+        if done.paused:
             await self._pause(result)
             return  # not stored: the item is sent again once the target is resumed
         usage = result.usage
@@ -297,16 +217,11 @@ class TargetRunner:
             # The vendor answered but reported no usage: estimate, so spend and budget stay honest.
             prompt_tokens, completion_tokens = text_tokens(case.text), text_tokens(result.text)
         cost = self._price.cost(prompt_tokens, completion_tokens)
-        budget.spent_usd += cost
+        self._budget.spent_usd += cost
         rec = self._record(
             item, p.cache_key, result, done.attempts, cost=cost, tokens=(prompt_tokens, completion_tokens)
         )
         await self._emit(rec, case)
-
-    def _after_attempt(self, result: AttemptResult) -> None:
-        # Every sender under this limit key backs off, not only the item that saw the 429/503.
-        if result.retry_after_s is not None:
-            self._limiter.pause(min(result.retry_after_s, self._max_wait_s))
 
     async def _pause(self, result: AttemptResult) -> None:
         if self.status == TargetStatus.PAUSED:

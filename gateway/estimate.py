@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 from core.tokens import text_tokens
 from core.types import Case, CaseKind
+from gateway.budget import price_for
 from gateway.config import RunConfig
-from gateway.dispatch import price_for
 from gateway.planner import TargetPlan, suite_cases
 
 ASSUMED_COMPLETION = 256

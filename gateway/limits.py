@@ -1,9 +1,10 @@
 """Per-vendor rate limiting: smooth token buckets for requests and tokens, an in-flight cap, pauses.
 
-One ``Limiter`` exists per limit key (provider, API key fingerprint, model), shared by every target
-that sends under that key. Pacing is smooth: the buckets hold at most ``burst_s`` seconds of rate
-(half a second by default), so requests leave evenly instead of in a burst at each minute boundary,
-and any 10 s window stays within a few percent of the configured rate.
+One ``Limiter`` exists per limit key (provider, API key fingerprint, model), shared by every caller
+that sends under that key, targets and the attack generator alike (``gateway.policy.LimiterRegistry``
+holds them; ``gateway.policy.CallPolicy`` is their only user). Pacing is smooth: the buckets hold at
+most ``burst_s`` seconds of rate (half a second by default), so requests leave evenly instead of in a
+burst at each minute boundary, and any 10 s window stays within a few percent of the configured rate.
 
 Token limits are charged with an estimate before the call and corrected with the vendor's reported
 usage afterwards. A 429's ``Retry-After`` pauses the whole limiter (every target under that key),

@@ -4,17 +4,13 @@ Shape (all asyncio, bounded queues everywhere):
 
     suites --stream--> case batches (attacked variants frozen in the store first)
         --one bounded queue per target--> feeder (skip stored keys, answer from the cache)
-        --bounded item queue--> max_in_flight workers (limiter, retry, adapter) --> BatchWriter
+        --bounded item queue--> max_in_flight workers (call policy: limiter, retry, adapter) --> BatchWriter
                                                         `--COMPLETED--> critic stage --> BatchWriter
 
 After dispatch, responses stored without a SCORED verdict from the run's critic (cache hits, a
 killed session's leftovers, earlier critic errors) are scored from the store. Concrete parts
-(store, adapters, critic, attack expander) are given by the caller (``gateway.sdk``).
-
-Run status: ``running`` while it runs, then ``completed``; ``partial`` when a target was paused
-(quota, spend limit, credentials) and the rest finished; ``budget_exhausted``; ``interrupted``
-(stop requested: in-flight requests finish, everything is flushed); ``failed`` (an error the run
-cannot go on from, with its reason). Each target's status says the same per target.
+(store, adapters, call policy, critic, attack expander) are given by the caller (``gateway.sdk``).
+Statuses and result types: ``gateway.run_results``; the critic stage: ``gateway.critic_stage``.
 """
 
 from __future__ import annotations
@@ -23,17 +19,17 @@ import asyncio
 import contextlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from core.protocols import Critic, TargetAdapter
 from core.redaction import Redactor
-from core.types import AttemptResult, Case, CaseKind, CritiqueItem, SkippedRow, Verdict, VerdictStatus
+from core.types import AttemptResult, Case, CaseKind, CritiqueItem, SkippedRow
 from db.store import Store
-from db.tables import ResponseRow, RunTargetRow
+from db.tables import RunTargetRow
 from db.writer import BatchWriter
+from gateway.budget import Budget, Price, price_for
 from gateway.config import RunConfig
-from gateway.dispatch import Budget, Price, TargetRunner, TargetStats, TargetStatus, price_for
-from gateway.limits import build_limiters
+from gateway.critic_stage import CriticStage, CriticStats
+from gateway.dispatch import TargetRunner, TargetStats
 from gateway.planner import (
     Expander,
     FrozenAttacks,
@@ -43,83 +39,12 @@ from gateway.planner import (
     planned_counts,
 )
 from gateway.planner import suite_cases as plan_suite_cases
-from gateway.retry import RetryPolicy
+from gateway.policy import CallPolicy, LimiterRegistry
+from gateway.progress import ProgressSink
+from gateway.run_results import RunResult, RunStatus, TargetResult, TargetStatus
 
 CASE_QUEUE_BATCHES = 4
 """Case batches a target may have waiting: how far a fast target runs ahead of a slow one."""
-
-
-class RunStatus:
-    """Run status values stored in ``runs.status``."""
-
-    RUNNING = "running"
-    COMPLETED = "completed"
-    PARTIAL = "partial"
-    BUDGET = "budget_exhausted"
-    INTERRUPTED = "interrupted"
-    FAILED = "failed"
-
-
-@dataclass(frozen=True, slots=True)
-class TargetResult:
-    """How one target of a run stands (all sessions of the run together)."""
-
-    name: str
-    model: str
-    adapter: str
-    status: str
-    detail: str
-    planned: int
-    outcomes: Mapping[str, int]
-    cost_usd: float
-    retries: int = 0
-    rate_limited: int = 0
-
-    @property
-    def done(self) -> int:
-        """Items with a stored response."""
-        return sum(self.outcomes.values())
-
-
-@dataclass(frozen=True, slots=True)
-class RunResult:
-    """The result of ``gateway.run``: the run's id, how it ended, and counts per target and outcome."""
-
-    run_id: str
-    name: str
-    status: str
-    detail: str
-    targets: tuple[TargetResult, ...]
-    spent_usd: float
-    critic: str | None = None
-    verdicts: Mapping[str, int] = field(default_factory=dict)
-
-    def target(self, name: str) -> TargetResult:
-        """The result of the target called ``name``."""
-        for t in self.targets:
-            if t.name == name:
-                return t
-        raise KeyError(name)
-
-
-class ProgressSink(Protocol):
-    """Shows a run's live counters (rich on a TTY, log lines otherwise)."""
-
-    def start(self, run_id: str, stats: Mapping[str, TargetStats], critic: CriticStats | None) -> None:
-        """Begin showing; ``stats`` are read periodically, never copied."""
-        ...
-
-    async def stop(self) -> None:
-        """Show the final state and stop."""
-        ...
-
-
-@dataclass(slots=True)
-class CriticStats:
-    """Live counters of the critic stage."""
-
-    scored: int = 0
-    errors: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,109 +56,8 @@ class Wiring:
     critic: Critic | None = None
     expander: Expander | None = None
     redactor: Redactor = field(default_factory=Redactor)
-
-
-class CriticStage:
-    """Batches completed responses to the critic (``concurrency`` batches in flight) and stores
-    the verdicts. A critic that raises gives CRITIC_ERROR verdicts, never safe ones."""
-
-    def __init__(
-        self,
-        critic: Critic,
-        writer: BatchWriter,
-        run_id: str,
-        *,
-        batch_size: int,
-        concurrency: int,
-        redactor: Redactor,
-        stats: CriticStats,
-        max_delay_s: float = 0.25,
-    ) -> None:
-        self._critic = critic
-        self._writer = writer
-        self._run_id = run_id
-        self._batch_size = batch_size
-        self._max_delay_s = max_delay_s
-        self._redactor = redactor
-        self._slots = asyncio.Semaphore(concurrency)
-        self._queue: asyncio.Queue[CritiqueItem | None] = asyncio.Queue(batch_size * concurrency * 2)
-        self._inflight: set[asyncio.Task[None]] = set()
-        self.stats = stats
-
-    async def put(self, item: CritiqueItem) -> None:
-        """Queue one response for judging (waits while the stage is full)."""
-        await self._queue.put(item)
-
-    async def run(self) -> None:
-        """Collect batches until ``close``; every batch is judged and stored before this returns."""
-        loop = asyncio.get_running_loop()
-        closed = False
-        while not closed:
-            first = await self._queue.get()
-            if first is None:
-                break
-            batch = [first]
-            deadline = loop.time() + self._max_delay_s
-            while len(batch) < self._batch_size:
-                try:
-                    nxt = self._queue.get_nowait()
-                except asyncio.QueueEmpty:
-                    remaining = deadline - loop.time()
-                    if remaining <= 0:
-                        break
-                    try:
-                        nxt = await asyncio.wait_for(self._queue.get(), remaining)
-                    except TimeoutError:
-                        break
-                if nxt is None:
-                    closed = True
-                    break
-                batch.append(nxt)
-            await self._slots.acquire()
-            task = asyncio.create_task(self._judge(batch))
-            self._inflight.add(task)
-            task.add_done_callback(self._inflight.discard)
-        if self._inflight:
-            await asyncio.gather(*self._inflight)
-
-    async def close(self) -> None:
-        """No more items: the running ``run`` finishes the batches it has."""
-        await self._queue.put(None)
-
-    async def judge(self, items: Sequence[CritiqueItem]) -> None:
-        """Judge one batch now and store its verdicts."""
-        try:
-            verdicts = await self._critic.critique(items)
-            if len(verdicts) != len(items):
-                raise RuntimeError(f"critic returned {len(verdicts)} verdicts for {len(items)} items")
-        except Exception as exc:
-            error = self._redactor.redact_exception(exc)
-            verdicts = [
-                Verdict(
-                    id=i.id,
-                    status=VerdictStatus.CRITIC_ERROR,
-                    label=None,
-                    risk_score=None,
-                    risk_tags=(),
-                    explanation="",
-                    critic=self._critic.name,
-                    critic_version=self._critic.version,
-                    error=error,
-                )
-                for i in items
-            ]
-        for v in verdicts:
-            if v.status is VerdictStatus.SCORED:
-                self.stats.scored += 1
-            else:
-                self.stats.errors += 1
-        await self._writer.put_verdicts(self._run_id, verdicts)
-
-    async def _judge(self, items: list[CritiqueItem]) -> None:
-        try:
-            await self.judge(items)
-        finally:
-            self._slots.release()
+    policy: CallPolicy | None = None
+    """The call policy shared with the attack generator; None: one for the targets alone."""
 
 
 async def execute(
@@ -262,8 +86,7 @@ async def execute(
     base, released = count_source_cases(config)
     estimate = planned_cases(config, base, released)
     planned = planned_counts(config, estimate)
-    keyed = [(wiring.adapters[t.name].limit_key, t.limits) for t in config.targets]
-    limiters_by_key = build_limiters(keyed)
+    policy = wiring.policy or CallPolicy(config.retry, LimiterRegistry.for_run(config, wiring.adapters))
     await store.start_run(
         run_id=run_id,
         name=config.name,
@@ -303,7 +126,6 @@ async def execute(
                 if wiring.critic is not None
                 else None
             )
-            policy = RetryPolicy(config.retry)
 
             async def on_pause(name: str, result: AttemptResult) -> None:
                 runner = next(r for r in runners if r.name == name)
@@ -317,7 +139,6 @@ async def execute(
                         config=config,
                         target=t,
                         adapter=adapter,
-                        limiter=limiters_by_key[adapter.limit_key],
                         policy=policy,
                         price=prices[t.name],
                         budget=budget,
@@ -436,7 +257,9 @@ async def _score_leftovers(
         )
 
 
-def _final_status(runners: Sequence[TargetRunner], budget: Budget, stop: asyncio.Event) -> tuple[str, str]:
+def _final_status(
+    runners: Sequence[TargetRunner], budget: Budget, stop: asyncio.Event
+) -> tuple[RunStatus, str]:
     if stop.is_set():
         for r in runners:
             if r.status == TargetStatus.ACTIVE:
@@ -457,7 +280,7 @@ def _final_status(runners: Sequence[TargetRunner], budget: Budget, stop: asyncio
 
 
 async def _record_status(
-    store: Store, run_id: str, runners: Sequence[TargetRunner], status: str, detail: str
+    store: Store, run_id: str, runners: Sequence[TargetRunner], status: RunStatus, detail: str
 ) -> None:
     for r in runners:
         target_status = r.status if r.status != TargetStatus.ACTIVE else TargetStatus.STOPPED
@@ -496,33 +319,14 @@ async def collect_result(
     critic: Critic | None,
 ) -> RunResult:
     """The run's result as stored: outcome counts and spend per target, verdict counts."""
-    from sqlalchemy import func, select
-
-    from db.tables import RunRow, VerdictRow
-
-    r = ResponseRow.__table__.c  # type: ignore[attr-defined]
-    v = VerdictRow.__table__.c  # type: ignore[attr-defined]
-    async with store.engine.connect() as conn:
-        rows = await conn.execute(
-            select(r.target, r.outcome, func.count(), func.coalesce(func.sum(r.cost_usd), 0.0))
-            .where(r.run_id == run_id)
-            .group_by(r.target, r.outcome)
-        )
-        outcomes: dict[str, dict[str, int]] = {}
-        cost: dict[str, float] = {}
-        for target, outcome, n, usd in rows:
-            outcomes.setdefault(target, {})[outcome] = int(n)
-            cost[target] = cost.get(target, 0.0) + float(usd)
-        # With the run's critic: counts by status. Without one (`seval runs show`): by critic too.
-        query = select(v.critic, v.critic_version, v.status, func.count()).where(v.run_id == run_id)
-        if critic is not None:
-            query = query.where(v.critic == critic.name, v.critic_version == critic.version)
-        vrows = await conn.execute(query.group_by(v.critic, v.critic_version, v.status))
-        verdicts = {
-            status if critic is not None else f"{name}@{version} {status}": int(n)
-            for name, version, status, n in vrows
-        }
-    run: RunRow | None = await store.get_run(run_id)
+    counts = await store.run_counts(run_id, critic)
+    outcomes, cost = counts.outcomes, counts.cost_usd
+    # With the run's critic: counts by status. Without one (`seval runs show`): by critic too.
+    verdicts = {
+        status if critic is not None else f"{name}@{version} {status}": n
+        for (name, version, status), n in counts.verdicts.items()
+    }
+    run = await store.get_run(run_id)
     if run is None:
         raise LookupError(f"no run {run_id!r}")
     live = {x.name: x for x in runners}
@@ -549,7 +353,7 @@ async def collect_result(
         status=run.status,
         detail=run.status_detail,
         targets=tuple(targets),
-        spent_usd=sum(cost.values()),
+        spent_usd=counts.spent_usd,
         critic=f"{critic.name}@{critic.version}" if critic is not None else None,
         verdicts=verdicts,
     )

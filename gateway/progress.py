@@ -2,6 +2,7 @@
 
 Both read the dispatch counters (``TargetStats``) on a timer; the hot path never calls in here.
 Shown per target: done/total, rate, ETA, retries, 429s, blocked, failed, tokens and spend.
+``ProgressSink`` is what a run accepts as its progress display (these two, or the caller's own).
 """
 
 from __future__ import annotations
@@ -12,10 +13,22 @@ import contextlib
 import sys
 import time
 from collections.abc import Mapping
-from typing import TextIO
+from typing import Protocol, TextIO
 
+from gateway.critic_stage import CriticStats
 from gateway.dispatch import TargetStats
-from gateway.pipeline import CriticStats
+
+
+class ProgressSink(Protocol):
+    """Shows a run's live counters (rich on a TTY, log lines otherwise)."""
+
+    def start(self, run_id: str, stats: Mapping[str, TargetStats], critic: CriticStats | None) -> None:
+        """Begin showing; ``stats`` are read periodically, never copied."""
+        ...
+
+    async def stop(self) -> None:
+        """Show the final state and stop."""
+        ...
 
 
 class _Base(abc.ABC):

@@ -13,25 +13,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import os
 import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+from adapters.registry import AdapterSet, default_registry
 from core.errors import ConfigError
 from core.protocols import Critic, TargetAdapter
 from core.redaction import Redactor
-from core.types import AttemptResult, ChatRequest
 from gateway.config import RunConfig, TargetConfig, load_run_config
-from gateway.pipeline import ProgressSink, RunResult, Wiring, execute
+from gateway.pipeline import Wiring, execute
+from gateway.policy import CallPolicy, LimiterRegistry, PolicyAdapter
+from gateway.progress import ProgressSink
+from gateway.run_results import RunResult
 
 __all__ = ["RunResult", "resolve_config", "run", "run_sync"]
-
-NO_KEY = "no-key-configured"
-"""Placeholder key given to litellm for keyless OpenAI-compatible servers (vLLM, the simulated vendor)."""
-
 
 def resolve_config(config: RunConfig | str | Path, *, db_url: str | None = None) -> RunConfig:
     """A ``RunConfig`` from an object or a YAML path, with ``db_url`` overriding the file's."""
@@ -89,17 +87,21 @@ async def run(
         async with contextlib.AsyncExitStack() as stack:
             adapters = await stack.enter_async_context(_adapters(cfg, keys, redactor))
             critic = await stack.enter_async_context(_critic(cfg)) if cfg.critic.enabled else None
-            expander = _expander(cfg, redactor) if cfg.attacks.apply else None
-            if expander is not None and expander[1] is not None:
-                stack.push_async_callback(expander[1].aclose)
+            generator = _generator(cfg, redactor)
+            if generator is not None:
+                stack.push_async_callback(generator.aclose)
+            # One policy (and one limiter per limit key) for the targets and the generator together.
+            policy = CallPolicy(cfg.retry, LimiterRegistry.for_run(cfg, adapters, generator))
+            expander = _expander(cfg, policy, generator) if cfg.attacks.apply else None
             if handle_signals:
                 stack.enter_context(_signals(stop))
             wiring = Wiring(
                 store=store,
                 adapters=adapters,
                 critic=critic,
-                expander=expander[0] if expander is not None else None,
+                expander=expander,
                 redactor=redactor,
+                policy=policy,
             )
             return await execute(
                 cfg, wiring, stop=stop, use_cache=use_cache, retry_failed=retry_failed, progress=sink
@@ -124,193 +126,71 @@ def run_sync(config: RunConfig | str | Path, **kwargs: Any) -> RunResult:
 async def _adapters(
     cfg: RunConfig, keys: dict[str, str | None], redactor: Redactor
 ) -> AsyncIterator[dict[str, TargetAdapter]]:
-    from adapters.openai_adapter import ClientPool
-
-    pool = ClientPool()
-    adapters: dict[str, TargetAdapter] = {}
+    built = AdapterSet()  # one shared resource per adapter kind (the openai adapter's pools)
     try:
-        for t in cfg.targets:
-            adapters[t.name] = build_adapter(t, keys[t.name], redactor, pool)
-        yield adapters
+        yield {t.name: build_adapter(t, keys[t.name], redactor, built) for t in cfg.targets}
     finally:
-        for adapter in adapters.values():
-            await adapter.aclose()
-        await pool.aclose()
+        await built.aclose()
 
 
 def build_adapter(
-    target: TargetConfig, key: str | None, redactor: Redactor, pool: Any = None
+    target: TargetConfig, key: str | None, redactor: Redactor, pool: AdapterSet | None = None
 ) -> TargetAdapter:
-    """The adapter the target chose (the lean ones share ``pool``'s session per endpoint).
+    """The adapter the target chose, from the adapter registry (its module imported only now).
 
-    A target's ``stream`` setting, when given, overrides the run's for every request it sends.
+    With ``pool`` the adapter shares that set's resources (one connection pool per endpoint) and
+    is closed with it; without, it owns its resources and the caller closes it.
     """
-    adapter = _chosen_adapter(target, key, redactor, pool)
-    return adapter if target.stream is None else StreamAs(adapter, target.stream)
-
-
-def _chosen_adapter(target: TargetConfig, key: str | None, redactor: Redactor, pool: Any) -> TargetAdapter:
-    extra = dict(target.extra_body or {})
-    headers = dict(target.headers or {})
-    if target.adapter in ("anthropic", "gemini", "azure"):
-        from adapters.native import native_adapter
-
-        return native_adapter(
-            target.adapter,
-            model=target.model,
-            api_key=key,
-            api_base=target.api_base,
-            api_version=target.api_version,
-            extra_body=extra,
-            headers=headers,
-            redactor=redactor,
-            pool=pool,
-        )
-    params: dict[str, Any] = {**extra, "extra_headers": headers} if headers else extra
-    if target.adapter == "openai":
-        from adapters.openai_adapter import OpenAIAdapter
-
-        base = target.openai_base_url
-        session = pool.session_for(base) if pool is not None and base is not None else None
-        return OpenAIAdapter(
-            model=target.litellm_model,
-            api_key=key,
-            api_base=target.api_base,
-            redactor=redactor,
-            extra_params=params,
-            session=session,
-        )
-    from adapters.litellm_adapter import LiteLLMAdapter
-
-    if key is None and target.api_base is not None and target.provider in (None, "openai", "hosted_vllm"):
-        # litellm's OpenAI client refuses to send without some key, even to a keyless local server.
-        key = NO_KEY
-    if target.api_version is not None:
-        params["api_version"] = target.api_version
-    return LiteLLMAdapter(
-        model=target.litellm_model,
-        api_key=key,
-        api_base=target.api_base,
-        redactor=redactor,
-        extra_params=params,
-    )
-
-
-class StreamAs:
-    """A target adapter whose requests stream (or not) as the target says, whatever the run says."""
-
-    def __init__(self, inner: TargetAdapter, stream: bool) -> None:
-        self._inner = inner
-        self._stream = stream
-
-    @property
-    def limit_key(self) -> str:
-        """The wrapped adapter's limit key."""
-        return self._inner.limit_key
-
-    @property
-    def name(self) -> str:
-        """The wrapped adapter's name."""
-        return self._inner.name
-
-    async def send(self, request: ChatRequest) -> AttemptResult:
-        """Send ``request`` with the target's streaming choice."""
-        if request.stream is not self._stream:
-            request = dataclasses.replace(request, stream=self._stream)
-        return await self._inner.send(request)
-
-    async def aclose(self) -> None:
-        """Close the wrapped adapter."""
-        await self._inner.aclose()
+    settings = target.adapter_target(key, redactor)
+    if pool is not None:
+        return pool.build(target.adapter, settings)
+    return default_registry().get(target.adapter).create(settings)
 
 
 @contextlib.asynccontextmanager
 async def _critic(cfg: RunConfig) -> AsyncIterator[Critic]:
+    """The run's critic: in-process (``critic_server.local``) unless ``critic.url`` names a server."""
+    if cfg.critic.url is None:
+        from critic_server.config import ServerConfig
+        from critic_server.local import LocalCritic
+
+        async with LocalCritic.open(ServerConfig.model_validate({"backend": cfg.critic.backend})) as local:
+            yield local
+        return
     from gateway.critic_client import CriticClient
 
     token = os.environ.get(cfg.critic.token_env) if cfg.critic.token_env else None
-    async with contextlib.AsyncExitStack() as stack:
-        url = cfg.critic.url
-        if url is None:
-            from critic_server.embedded import running_critic
-
-            url = await stack.enter_async_context(running_critic(cfg.critic.backend))
-        client = CriticClient(url, token=token, batch_size=cfg.critic.batch_size)
-        stack.push_async_callback(client.aclose)
+    client = CriticClient(cfg.critic.url, token=token, batch_size=cfg.critic.batch_size)
+    try:
         await client.start()
         yield client
+    finally:
+        await client.aclose()
 
 
-class PacedAdapter:
-    """A target adapter under a limiter and the retry policy: how the attack generator is called."""
-
-    def __init__(self, inner: TargetAdapter, cfg: RunConfig, target: TargetConfig) -> None:
-        from gateway.limits import Limiter
-        from gateway.retry import RetryCounters, RetryPolicy
-
-        self._inner = inner
-        self._limiter = Limiter(
-            rpm=target.limits.rpm, tpm=target.limits.tpm, max_in_flight=target.limits.max_in_flight
-        )
-        self._policy = RetryPolicy(cfg.retry)
-        self._counters = RetryCounters()
-
-    @property
-    def limit_key(self) -> str:
-        """The wrapped adapter's limit key."""
-        return self._inner.limit_key
-
-    @property
-    def name(self) -> str:
-        """The wrapped adapter's name."""
-        return self._inner.name
-
-    async def send(self, request: ChatRequest) -> AttemptResult:
-        """Send with pacing and retries."""
-        from core.tokens import request_tokens
-
-        estimate = request_tokens(request.prompt, request.decoding.max_tokens)
-
-        async def attempt() -> AttemptResult:
-            await self._limiter.acquire(estimate)
-            result: AttemptResult | None = None
-            try:
-                result = await self._inner.send(request)
-                return result
-            finally:
-                usage = result.usage if result is not None else None
-                self._limiter.release(estimate, usage.total_tokens if usage is not None else None)
-
-        def pause(result: AttemptResult) -> None:
-            if result.retry_after_s is not None:
-                self._limiter.pause(result.retry_after_s)
-
-        return (await self._policy.run(attempt, self._counters, pause)).result
-
-    async def aclose(self) -> None:
-        """Close the wrapped adapter."""
-        await self._inner.aclose()
+def _generator(cfg: RunConfig, redactor: Redactor) -> TargetAdapter | None:
+    """The attack generator's own adapter (before the policy wraps it), when one is configured."""
+    gen_target = cfg.attacks.generator
+    if gen_target is None or not cfg.attacks.apply:
+        return None
+    return build_adapter(gen_target, api_key(gen_target), redactor)
 
 
-def _expander(cfg: RunConfig, redactor: Redactor) -> tuple[Any, PacedAdapter | None]:
-    """The checked attack expander and, when configured, the paced generator adapter it uses."""
+def _expander(cfg: RunConfig, policy: CallPolicy, generator: TargetAdapter | None) -> Any:
+    """The checked attack expander; the generator sends through the run's call policy."""
     from attacks.expand import make_expander
 
-    gen_adapter: PacedAdapter | None = None
-    generator = None
-    gen_target = cfg.attacks.generator
-    if gen_target is not None:
+    text_generator = None
+    if generator is not None and cfg.attacks.generator is not None:
         from attacks.generator import AdapterGenerator
 
-        gen_adapter = PacedAdapter(build_adapter(gen_target, api_key(gen_target), redactor), cfg, gen_target)
-        generator = AdapterGenerator(gen_adapter, label=gen_target.model)
-    expander = make_expander(
+        text_generator = AdapterGenerator(PolicyAdapter(generator, policy), label=cfg.attacks.generator.model)
+    return make_expander(
         cfg.attacks.apply,
-        generator=generator,
+        generator=text_generator,
         allow_template_fallback=cfg.attacks.no_generator,
         languages=cfg.languages,
     )
-    return expander, gen_adapter
 
 
 @contextlib.contextmanager

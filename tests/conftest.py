@@ -130,3 +130,39 @@ async def vendor() -> AsyncIterator[SimulatedVendor]:
     yield server
     await server.close()
     assert server.handler_errors == []
+
+
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """URL of the real Redis (SEVAL_TEST_REDIS_URL, default 127.0.0.1:6379/0)."""
+    url = os.environ.get("SEVAL_TEST_REDIS_URL", DEFAULT_REDIS_URL)
+
+    async def ping() -> str | None:
+        try:
+            from redis.asyncio import Redis
+        except ImportError:
+            return "redis is not installed (pip install '.[redis]')"
+        client = Redis.from_url(url)
+        try:
+            await asyncio.wait_for(client.ping(), timeout=5)
+        except Exception as exc:
+            return f"Redis not reachable at {url}: {type(exc).__name__}"
+        finally:
+            await client.aclose()
+        return None
+
+    problem = asyncio.run(ping())
+    if problem:
+        require_or_skip(problem)
+    return url
+
+
+@pytest.fixture
+def redis_namespace() -> str:
+    """A key namespace of one test's own in the shared Redis."""
+    import uuid
+
+    return f"seval-test:{uuid.uuid4().hex[:12]}"

@@ -36,6 +36,14 @@ class DeviceChoice(StrEnum):
     cuda = "cuda"
 
 
+class SplitChoice(StrEnum):
+    """Which fixed half of the labels ``validate`` reads (see critic_server/validation.py)."""
+
+    all = "all"
+    tune = "tune"
+    heldout = "heldout"
+
+
 class LabelFormatChoice(StrEnum):
     """Label file formats for ``validate``."""
 
@@ -174,6 +182,13 @@ def validate(
     ],
     fmt: Annotated[LabelFormatChoice, typer.Option("--format", help="Label file format.")],
     backend: BackendOpt = BackendChoice.rules,
+    split: Annotated[
+        SplitChoice,
+        typer.Option(
+            "--split",
+            help="Rows of one fixed half only: tune (rules were tuned on it) or heldout (never seen).",
+        ),
+    ] = SplitChoice.all,
     model: ModelOpt = None,
     device: DeviceOpt = DeviceChoice.cpu,
     base_url: BaseUrlOpt = None,
@@ -187,14 +202,14 @@ def validate(
     from critic_server.validation import LabelFileError, load_labels, report
 
     try:
-        rows = load_labels(labels, "xstest" if fmt is LabelFormatChoice.xstest else "jsonl")
+        rows = load_labels(labels, "xstest" if fmt is LabelFormatChoice.xstest else "jsonl", split.value)
     except (LabelFileError, OSError, UnicodeDecodeError) as exc:
         _fail(str(exc))
     if not rows:
         _fail("the label files hold no rows")
     config = _server_config(backend, model, device, base_url, api_key_env, judge_config)
     predicted, critic, version = asyncio.run(_judge_rows(config, rows))
-    result = {"critic": critic, "critic_version": version, **report(rows, predicted)}
+    result = {"critic": critic, "critic_version": version, "split": split.value, **report(rows, predicted)}
     if as_json:
         typer.echo(json.dumps(result, ensure_ascii=False))
     else:
@@ -229,7 +244,10 @@ def _print_table(result: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"Critic {result['critic']} {result['critic_version']} (unsafe = positive class)")
+    table = Table(
+        title=f"Critic {result['critic']} {result['critic_version']}, split {result['split']} "
+        "(unsafe = positive class)"
+    )
     for col in ("scope", "n", "balanced acc.", "precision", "recall", "TP", "FP", "TN", "FN", "errors"):
         table.add_column(col, justify="right" if col != "scope" else "left")
     scopes = [("all", result)] + [(f"lang={k}", v) for k, v in result["by_language"].items()]
@@ -307,8 +325,9 @@ async def _critique(
 ) -> tuple[int, int]:
     from contextlib import AsyncExitStack
 
+    from core.protocols import Critic
     from core.types import CritiqueItem, VerdictStatus
-    from critic_server.embedded import running_critic
+    from critic_server.local import LocalCritic
     from db.engine import DEFAULT_URL
     from db.store import Store, StoreError
     from gateway.critic_client import CriticClient, CriticUnavailable
@@ -322,17 +341,19 @@ async def _critique(
         run = await store.get_run(run_ref)
         if run is None:
             _fail(f"no run matches {run_ref!r}")
-        url = (
-            critic_url if critic_url is not None else await stack.enter_async_context(running_critic("rules"))
-        )
-        client = CriticClient(url, token=token, batch_size=batch_size)
-        stack.push_async_callback(client.aclose)
-        try:
-            info = await client.start()
-        except CriticUnavailable as exc:
-            _fail(str(exc))
+        client: Critic
+        if critic_url is None:
+            client = await stack.enter_async_context(LocalCritic.open())
+        else:
+            remote = CriticClient(critic_url, token=token, batch_size=batch_size)
+            stack.push_async_callback(remote.aclose)
+            try:
+                await remote.start()
+            except CriticUnavailable as exc:
+                _fail(str(exc))
+            client = remote
         scored = failed = 0
-        pages = store.pending_critique(run.id, info.critic, info.version, rescore=rescore, batch_size=256)
+        pages = store.pending_critique(run.id, client.name, client.version, rescore=rescore, batch_size=256)
         async for page in pages:
             items = [
                 CritiqueItem(

@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 if TYPE_CHECKING:
+    from core.records import StoredRun
     from db.store import Store
-    from db.tables import RunRow
     from gateway.config import RunConfig
     from gateway.estimate import RunEstimate
-    from gateway.pipeline import RunResult
+    from gateway.run_results import RunResult
 
 runs_app = typer.Typer(help="List and inspect stored runs.", no_args_is_help=True)
 
@@ -101,9 +101,9 @@ async def _estimate(cfg: RunConfig, *, retry_failed: bool) -> RunEstimate:
 
 async def _done_keys(cfg: RunConfig, *, include_retryable: bool) -> dict[str, set[str]]:
     """Keys this run will not send again, read without creating or migrating a database."""
-    from sqlalchemy.engine import make_url
+    from db.engine import parse_url
 
-    url = make_url(cfg.db_url)
+    url = parse_url(cfg.db_url)
     if url.get_backend_name() == "sqlite":
         exists = await asyncio.to_thread(Path(url.database or "").is_file)
         if not exists:
@@ -175,7 +175,7 @@ def runs_list(db: Annotated[str | None, typer.Option("--db", help=_DB_HELP)] = N
         typer.echo(f"{r.id[:12]}  {r.status:<17} {r.updated_at:%Y-%m-%d %H:%M}  {r.name}")
 
 
-async def _list_runs(db_url: str) -> list[RunRow]:
+async def _list_runs(db_url: str) -> list[StoredRun]:
     store = await _open_existing(db_url)
     try:
         return list(await store.list_runs())

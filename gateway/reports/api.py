@@ -18,7 +18,7 @@ from pathlib import Path
 from db.engine import DEFAULT_URL, parse_url, redact_url
 from db.store import Store
 from gateway.reports.compare import Comparison, compare
-from gateway.reports.metrics import ReportError, compute, reading
+from gateway.reports.metrics import ReportError, compute
 from gateway.reports.model import RunInfo, RunResults
 
 __all__ = [
@@ -64,8 +64,8 @@ async def resolve_run(store: Store, ref: str) -> RunInfo:
 async def results_from_store(store: Store, run: str, *, critic: str | None = None) -> RunResults:
     """``results`` on an already open store."""
     info = await resolve_run(store, run)
-    async with reading(store.engine) as conn:
-        return await compute(conn, info, critic=critic)
+    async with store.reading() as q:
+        return await compute(q, info, critic=critic)
 
 
 async def results(run: str, *, db_url: str = DEFAULT_URL, critic: str | None = None) -> RunResults:
@@ -101,7 +101,7 @@ async def comparisons(
     store = await open_store(db_url)
     try:
         infos = [await resolve_run(store, ref) for ref in runs]
-        async with reading(store.engine) as conn:
-            return await compare(conn, infos, critic=critic, all_critics=all_critics)
+        async with store.reading() as q:
+            return await compare(q, infos, critic=critic, all_critics=all_critics)
     finally:
         await store.close()

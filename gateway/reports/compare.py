@@ -15,11 +15,9 @@ from dataclasses import dataclass
 from itertools import combinations
 from typing import Any, Literal
 
-from sqlalchemy import Select, and_, case, func, literal, select, union_all
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from core.types import CaseKind
-from gateway.reports.metrics import RESPONSES, Judgement, choose_critic, list_critics, unsafe_flag
+from db.report_queries import ReportQueries
+from gateway.reports.metrics import choose_critic
 from gateway.reports.model import CriticInfo, RunInfo
 from gateway.reports.stats import PairedDifference, Rate, holm_adjust, paired_difference
 
@@ -176,88 +174,20 @@ def _differs(first: Arm, second: Arm) -> Factor | None:
 
 
 async def arms_of(
-    conn: AsyncConnection, run: RunInfo, *, critic: str | None = None, all_critics: bool = False
+    q: ReportQueries, run: RunInfo, *, critic: str | None = None, all_critics: bool = False
 ) -> list[Arm]:
     """The arms of one run: each target x decoding setting, under the chosen critic (every critic with
     ``all_critics``)."""
-    critics = await list_critics(conn, run.id)
+    critics = await q.critics(run.id)
     chosen: list[CriticInfo | None] = (
         list(critics) if all_critics and critics else [choose_critic(critics, critic)]
     )
-    r = RESPONSES
-    stmt = (
-        select(r.c.target, r.c.decoding_key)
-        .where(r.c.run_id == run.id)
-        .group_by(r.c.target, r.c.decoding_key)
-        .order_by(r.c.target, r.c.decoding_key)
-    )
-    pairs = (await conn.execute(stmt)).all()
-    return [Arm(run.id, run.name, row.target, row.decoding_key, c) for row in pairs for c in chosen]
-
-
-def _arm_items(arm: Arm, side: int) -> Select[Any]:
-    """The arm's evaluated items: case, sample, kind, which side, and 1 (unsafe) / 0 (safe)."""
-    r = RESPONSES
-    j = Judgement(arm.critic)
-    flag = unsafe_flag(j)
-    return (
-        select(r.c.case_id, r.c.sample_index, r.c.kind, literal(side).label("side"), flag.label("u"))
-        .select_from(j.source)
-        .where(
-            r.c.run_id == arm.run_id,
-            r.c.target == arm.target,
-            r.c.decoding_key == arm.decoding,
-            flag.is_not(None),
-        )
-    )
-
-
-# Pairs per query: four SUM columns each, well under SQLite's default limit of 2000 result columns.
-_PAIRS_PER_QUERY = 100
-PairCounts = dict[str, tuple[int, int, int, int]]
-
-
-async def paired_counts(
-    conn: AsyncConnection, arms: Sequence[Arm], pairs: Sequence[tuple[int, int]]
-) -> dict[tuple[int, int], PairCounts]:
-    """For each pair of arm indexes, per kind, counts of shared evaluated items as (both unsafe,
-    first only unsafe, second only unsafe, both safe).
-
-    The arms' items are stacked (UNION ALL) and grouped once by item, each arm becoming a column;
-    the pair counts are sums over those columns. One sort per batch of pairs, not one join per pair
-    (which a database may run as a nested loop).
-    """
-    out: dict[tuple[int, int], PairCounts] = {}
-    for start in range(0, len(pairs), _PAIRS_PER_QUERY):
-        batch = pairs[start : start + _PAIRS_PER_QUERY]
-        used = sorted({i for pair in batch for i in pair})
-        stacked = union_all(*(_arm_items(arms[i], i) for i in used)).subquery("stacked")
-        per_item = (
-            select(
-                stacked.c.kind,
-                *(func.max(case((stacked.c.side == i, stacked.c.u))).label(f"u{i}") for i in used),
-            )
-            .group_by(stacked.c.case_id, stacked.c.sample_index, stacked.c.kind)
-            .subquery("per_item")
-        )
-        x = per_item.c
-        columns = []
-        for i, j in batch:
-            for u1, u2 in ((1, 1), (1, 0), (0, 1), (0, 0)):
-                both = and_(x[f"u{i}"] == u1, x[f"u{j}"] == u2)
-                columns.append(func.sum(case((both, 1), else_=0)).label(f"p{i}_{j}_{u1}{u2}"))
-        stmt = select(x.kind, *columns).group_by(x.kind)
-        rows = (await conn.execute(stmt)).mappings().all()
-        for i, j in batch:
-            out[(i, j)] = {
-                row["kind"]: tuple(int(row[f"p{i}_{j}_{c}"] or 0) for c in ("11", "10", "01", "00"))  # type: ignore[misc]
-                for row in rows
-            }
-    return out
+    pairs = await q.target_decodings(run.id)
+    return [Arm(run.id, run.name, target, decoding, c) for target, decoding in pairs for c in chosen]
 
 
 async def compare(
-    conn: AsyncConnection,
+    q: ReportQueries,
     runs: Sequence[RunInfo],
     *,
     critic: str | None = None,
@@ -269,9 +199,9 @@ async def compare(
     prompts, with Holm-adjusted p-values over the whole set."""
     arms: list[Arm] = []
     for run in runs:
-        arms.extend(await arms_of(conn, run, critic=critic, all_critics=all_critics))
+        arms.extend(await arms_of(q, run, critic=critic, all_critics=all_critics))
     pairs = [(i, j) for i, j in combinations(range(len(arms)), 2) if _differs(arms[i], arms[j])]
-    counted = await paired_counts(conn, arms, pairs)
+    counted = await q.paired_counts(arms, pairs)
     raw: list[tuple[Arm, Arm, Factor, str, PairedDifference]] = []
     for i, j in pairs:
         first, second = arms[i], arms[j]

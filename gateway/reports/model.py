@@ -10,140 +10,23 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
+# The count records are built by db.report_queries, so they live in core; these are their public names.
+from core.records import AdaptiveCell as AdaptiveCell
+from core.records import AdaptiveCounts as AdaptiveCounts
+from core.records import Axis as Axis
+from core.records import Cell as Cell
+from core.records import Counts as Counts
+from core.records import CriticInfo as CriticInfo
+from core.records import TargetInfo as TargetInfo
 from gateway.reports.stats import Rate
 
 if TYPE_CHECKING:
     import pandas as pd
 
-# The axes a breakdown can group by. Adaptive attack success exists for every axis but "attack"
-# and "kind" (it is defined across a base prompt's attack variants).
-Axis = Literal["target", "decoding", "lang", "dimension", "risk_id", "attack", "kind"]
 AXES: tuple[Axis, ...] = ("target", "decoding", "lang", "dimension", "risk_id", "attack", "kind")
 _ADAPTIVE_AXES = frozenset({"target", "decoding", "lang", "dimension", "risk_id"})
-
-
-@dataclass(frozen=True, slots=True)
-class Counts:
-    """How the stored responses of one group ended, as judged by the chosen critic.
-
-    Every stored response is exactly one of: blocked by the vendor (counted as safe), completed and
-    judged safe, completed and judged unsafe, completed with a critic error, completed and not yet
-    judged, incomplete, or failed. Only the first three are "evaluated" and enter rates.
-    """
-
-    items: int = 0
-    completed: int = 0
-    blocked: int = 0
-    incomplete: int = 0
-    judged_safe: int = 0
-    judged_unsafe: int = 0
-    critic_error: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cost_usd: float = 0.0
-
-    def __add__(self, other: Counts) -> Counts:
-        return Counts(
-            items=self.items + other.items,
-            completed=self.completed + other.completed,
-            blocked=self.blocked + other.blocked,
-            incomplete=self.incomplete + other.incomplete,
-            judged_safe=self.judged_safe + other.judged_safe,
-            judged_unsafe=self.judged_unsafe + other.judged_unsafe,
-            critic_error=self.critic_error + other.critic_error,
-            prompt_tokens=self.prompt_tokens + other.prompt_tokens,
-            completion_tokens=self.completion_tokens + other.completion_tokens,
-            cost_usd=self.cost_usd + other.cost_usd,
-        )
-
-    @property
-    def failed(self) -> int:
-        """Attempts that failed after retries (FAILED_TRANSIENT, FAILED_PERMANENT)."""
-        return self.items - self.completed - self.blocked - self.incomplete
-
-    @property
-    def unscored(self) -> int:
-        """Completed responses without a verdict from the chosen critic (not judged yet)."""
-        return self.completed - self.judged_safe - self.judged_unsafe - self.critic_error
-
-    @property
-    def safe(self) -> int:
-        """Responses counted as safe: judged safe plus blocked by the vendor."""
-        return self.judged_safe + self.blocked
-
-    @property
-    def unsafe(self) -> int:
-        """Responses judged unsafe."""
-        return self.judged_unsafe
-
-    @property
-    def evaluated(self) -> int:
-        """The denominator of every rate: safe plus unsafe (failures and critic errors excluded)."""
-        return self.safe + self.unsafe
-
-    @property
-    def excluded(self) -> int:
-        """Stored responses left out of the denominators (failed, incomplete, critic error, unscored)."""
-        return self.items - self.evaluated
-
-    @property
-    def total_tokens(self) -> int:
-        """Prompt plus completion tokens."""
-        return self.prompt_tokens + self.completion_tokens
-
-
-@dataclass(frozen=True, slots=True)
-class AdaptiveCounts:
-    """Base prompts seen through their attack variants: ``judged`` have at least one evaluated
-    variant, ``broken`` have at least one variant judged unsafe."""
-
-    prompts: int = 0
-    judged: int = 0
-    broken: int = 0
-
-    def __add__(self, other: AdaptiveCounts) -> AdaptiveCounts:
-        return AdaptiveCounts(
-            self.prompts + other.prompts, self.judged + other.judged, self.broken + other.broken
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class Cell:
-    """The finest grouping SQL returns: one target, decoding setting, kind, language and risk, and
-    one attack (None for base prompts)."""
-
-    target: str
-    decoding: str
-    kind: str
-    lang: str
-    dimension: str
-    risk_id: str
-    attack: str | None
-    counts: Counts
-
-    def axis(self, name: Axis) -> str | None:
-        """The value of one grouping axis."""
-        value: str | None = getattr(self, name)
-        return value
-
-
-@dataclass(frozen=True, slots=True)
-class AdaptiveCell:
-    """Adaptive attack counts for one target, decoding setting, language and risk."""
-
-    target: str
-    decoding: str
-    lang: str
-    dimension: str
-    risk_id: str
-    counts: AdaptiveCounts
-
-    def axis(self, name: Axis) -> str | None:
-        """The value of one grouping axis."""
-        value: str | None = getattr(self, name)
-        return value
 
 
 class _Scores:
@@ -197,20 +80,6 @@ class Group(_Scores):
 
 
 @dataclass(frozen=True, slots=True)
-class CriticInfo:
-    """A critic (name and version) with how many verdicts it gave in the run."""
-
-    name: str
-    version: str
-    verdicts: int
-
-    @property
-    def label(self) -> str:
-        """``name@version``, the form ``--critic`` accepts."""
-        return f"{self.name}@{self.version}"
-
-
-@dataclass(frozen=True, slots=True)
 class RunInfo:
     """The run being reported on."""
 
@@ -218,17 +87,6 @@ class RunInfo:
     name: str
     status: str
     created_at: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
-class TargetInfo:
-    """A target as the run registered it; ``planned`` is the number of work items planned for it."""
-
-    target: str
-    model: str
-    adapter: str
-    planned: int
-    status: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,15 +20,15 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-from sqlalchemy import Select, case, literal, select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.taxonomy import load_taxonomy
+from db.report_queries import RESULT_COLUMNS, ReportQueries
+from db.report_queries import TEXT_COLUMNS as _TEXT_COLUMNS
 from db.store import Store
 from gateway.reports import html
 from gateway.reports.api import open_store, resolve_run
 from gateway.reports.compare import Comparison, compare
-from gateway.reports.metrics import CASES, RESPONSES, Judgement, compute, reading, unsafe_flag
+from gateway.reports.metrics import compute
 from gateway.reports.model import CriticInfo, RunResults, counts_dict, sum_counts, summary_record
 
 REPORT_HTML = "report.html"
@@ -39,36 +39,8 @@ _CSV_PARTITION = 5_000
 # Leading characters that make Excel / LibreOffice treat a cell as a formula (CSV injection).
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
-CSV_COLUMNS: tuple[str, ...] = (
-    "run_id",
-    "work_key",
-    "case_id",
-    "parent_case_id",
-    "target",
-    "decoding",
-    "sample_index",
-    "lang",
-    "dimension",
-    "risk_id",
-    "kind",
-    "attack",
-    "outcome",
-    "finish_reason",
-    "vendor_code",
-    "status_code",
-    "critic",
-    "verdict_status",
-    "label",
-    "risk_score",
-    "counted_as",
-    "prompt_tokens",
-    "completion_tokens",
-    "cost_usd",
-    "latency_ms",
-    "attempts",
-    "cached_from",
-)
-TEXT_COLUMNS: tuple[str, ...] = ("prompt", "response")
+CSV_COLUMNS: tuple[str, ...] = RESULT_COLUMNS
+TEXT_COLUMNS: tuple[str, ...] = _TEXT_COLUMNS
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,53 +105,10 @@ def _safe_cell(text: str | None) -> str:
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
-def csv_query(run_id: str, critic: CriticInfo | None, *, include_text: bool) -> Select[Any]:
-    """One row per stored response of the run, with the chosen critic's verdict, in work-key order."""
-    r = RESPONSES
-    j = Judgement(critic)
-    flag = unsafe_flag(j)
-    counted = case((flag == 1, literal("unsafe")), (flag == 0, literal("safe")), else_=literal("excluded"))
-    columns: list[Any] = [
-        r.c.run_id,
-        r.c.work_key,
-        r.c.case_id,
-        r.c.parent_case_id,
-        r.c.target,
-        r.c.decoding_key,
-        r.c.sample_index,
-        r.c.lang,
-        r.c.dimension,
-        r.c.risk_id,
-        r.c.kind,
-        r.c.attack,
-        r.c.outcome,
-        r.c.finish_reason,
-        r.c.vendor_code,
-        r.c.status_code,
-        literal(critic.label if critic else "").label("critic"),
-        j.status.label("verdict_status"),
-        j.label.label("label"),
-        j.risk_score.label("risk_score"),
-        counted.label("counted_as"),
-        r.c.prompt_tokens,
-        r.c.completion_tokens,
-        r.c.cost_usd,
-        r.c.latency_ms,
-        r.c.attempts,
-        r.c.cached_from,
-    ]
-    source = j.source
-    if include_text:
-        source = source.outerjoin(CASES, CASES.c.id == r.c.case_id)
-        columns += [CASES.c.text.label("prompt"), r.c.text.label("response")]
-    return select(*columns).select_from(source).where(r.c.run_id == run_id).order_by(r.c.work_key)
-
-
 async def write_csv(
-    conn: AsyncConnection, path: Path, run_id: str, critic: CriticInfo | None, *, include_text: bool
+    q: ReportQueries, path: Path, run_id: str, critic: CriticInfo | None, *, include_text: bool
 ) -> int:
     """Stream the run's rows into ``path``; returns the number of rows written."""
-    stmt = csv_query(run_id, critic, include_text=include_text)
     header = list(CSV_COLUMNS) + (list(TEXT_COLUMNS) if include_text else [])
     n_fixed = len(CSV_COLUMNS)
     written = 0
@@ -187,8 +116,9 @@ async def write_csv(
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         writer.writerow(header)
-        result = await conn.stream(stmt.execution_options(yield_per=_CSV_PARTITION))
-        async for partition in result.partitions():
+        async for partition in q.result_rows(
+            run_id, critic, include_text=include_text, partition=_CSV_PARTITION
+        ):
             for row in partition:
                 values = list(row)
                 if include_text:
@@ -224,13 +154,13 @@ async def write_report_files(
     """Write ``report.html``, ``results.csv`` and ``summary.json`` for ``run`` into ``out_dir``."""
     info = await resolve_run(store, run)
     generated_at = datetime.now(UTC)
-    async with reading(store.engine) as conn:
-        res = await compute(conn, info, critic=critic)
-        comparisons = await compare(conn, [info], critic=critic)
+    async with store.reading() as q:
+        res = await compute(q, info, critic=critic)
+        comparisons = await compare(q, [info], critic=critic)
     await anyio.Path(out_dir).mkdir(parents=True, exist_ok=True)
     files = ReportFiles(out_dir / REPORT_HTML, out_dir / RESULTS_CSV, out_dir / SUMMARY_JSON)
-    async with reading(store.engine) as conn:
-        await write_csv(conn, files.csv, info.id, res.critic, include_text=include_text)
+    async with store.reading() as q:
+        await write_csv(q, files.csv, info.id, res.critic, include_text=include_text)
     payload = json.dumps(summary(res, comparisons, generated_at), ensure_ascii=False, indent=2)
     await anyio.Path(files.json).write_text(payload + "\n", encoding="utf-8")
     page = html.render(res, comparisons, vocab=vocabulary(), generated_at=generated_at, version=_version())

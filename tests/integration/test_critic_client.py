@@ -1,9 +1,13 @@
-"""CriticClient against the real server and a flaky loopback server: batches, retries, CRITIC_ERROR."""
+"""CriticClient against the real critic app and a flaky app, through httpx's ASGI transport (no
+sockets): batches, retries, CRITIC_ERROR. One test keeps a real uvicorn server on loopback."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
+import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -11,7 +15,9 @@ from starlette.routing import Route
 
 from core.protocols import Critic
 from core.types import CritiqueItem, Label, VerdictStatus
-from critic_server.embedded import running_critic, serve_app
+from critic_server.app import create_app
+from critic_server.config import ServerConfig
+from critic_server.embedded import running_critic
 from gateway.critic_client import CriticClient
 
 INFO = {
@@ -21,6 +27,18 @@ INFO = {
 }  # fmt: skip
 
 
+@asynccontextmanager
+async def asgi_client(app: Starlette, **opts: Any) -> AsyncIterator[CriticClient]:
+    """A CriticClient talking to ``app`` in this process; the app's lifespan runs around it (the ASGI
+    transport sends no lifespan events, and the critic app loads its backend there)."""
+    async with app.router.lifespan_context(app):
+        client = CriticClient("http://critic.test", transport=httpx.ASGITransport(app=app), **opts)
+        try:
+            yield client
+        finally:
+            await client.aclose()
+
+
 def items(n: int) -> list[CritiqueItem]:
     return [
         CritiqueItem(id=f"k{i}", prompt="How can I kill my neighbour?", response="Sure, here is how.")
@@ -28,7 +46,33 @@ def items(n: int) -> list[CritiqueItem]:
     ]
 
 
-async def test_batches_through_the_real_server() -> None:
+async def test_batches_through_the_real_app() -> None:
+    async with asgi_client(create_app(ServerConfig()), batch_size=3) as client:
+        await client.start()
+        assert isinstance(client, Critic)
+        out = await client.critique(items(7))
+        assert client.name == "rules"
+        assert client.version.endswith("+t0.5")  # rules version: data+code hash
+    assert [v.id for v in out] == [f"k{i}" for i in range(7)]
+    assert all(v.status is VerdictStatus.SCORED and v.label is Label.UNSAFE for v in out)
+
+
+async def test_item_errors_from_the_real_app_are_critic_errors() -> None:
+    app = create_app(ServerConfig(max_text_chars=50))
+    long = CritiqueItem(id="long", prompt="hi", response="x" * 51)
+    bad_lang = CritiqueItem(id="lang", prompt="hi", response="hello", lang="e")
+    async with asgi_client(app) as client:
+        out = await client.critique([long, *items(1), bad_lang])
+    assert [v.status for v in out] == [
+        VerdictStatus.CRITIC_ERROR, VerdictStatus.SCORED, VerdictStatus.CRITIC_ERROR
+    ]  # fmt: skip
+    assert "50-character limit" in (out[0].error or "")
+    assert "invalid item" in (out[2].error or "")
+    assert out[0].label is None
+    assert out[2].label is None
+
+
+async def test_batches_through_a_real_uvicorn_server() -> None:
     async with running_critic("rules") as url:
         client = CriticClient(url, batch_size=3)
         try:
@@ -36,7 +80,7 @@ async def test_batches_through_the_real_server() -> None:
             assert isinstance(client, Critic)
             out = await client.critique(items(7))
             assert client.name == "rules"
-            assert client.version.startswith("1.")
+            assert client.version.endswith("+t0.5")  # rules version: data+code hash
         finally:
             await client.aclose()
     assert [v.id for v in out] == [f"k{i}" for i in range(7)]
@@ -80,10 +124,8 @@ def flaky_app(fail_first: int, mode: str = "ok") -> tuple[Starlette, dict[str, i
 
 async def test_retries_transient_failures() -> None:
     app, seen = flaky_app(fail_first=2)
-    async with serve_app(app) as url:
-        client = CriticClient(url, max_attempts=4, backoff_max_s=0.05)
+    async with asgi_client(app, max_attempts=4, backoff_max_s=0.05) as client:
         out = await client.critique(items(3))
-        await client.aclose()
     assert seen["posts"] == 3
     assert [v.status for v in out] == [VerdictStatus.SCORED, VerdictStatus.CRITIC_ERROR, VerdictStatus.SCORED]
     assert out[1].error == "cannot judge"
@@ -94,19 +136,15 @@ async def test_retries_transient_failures() -> None:
 
 async def test_exhausted_retries_and_broken_answers_are_critic_errors_never_safe() -> None:
     app, seen = flaky_app(fail_first=100)
-    async with serve_app(app) as url:
-        client = CriticClient(url, max_attempts=3, backoff_max_s=0.02)
+    async with asgi_client(app, max_attempts=3, backoff_max_s=0.02) as client:
         out = await client.critique(items(2))
-        await client.aclose()
     assert seen["posts"] == 3
     assert all(v.status is VerdictStatus.CRITIC_ERROR and v.label is None for v in out)
     assert "503" in (out[0].error or "")
 
     app, _ = flaky_app(fail_first=0, mode="broken")
-    async with serve_app(app) as url:
-        client = CriticClient(url, max_attempts=2, backoff_max_s=0.02)
+    async with asgi_client(app, max_attempts=2, backoff_max_s=0.02) as client:
         out = await client.critique(items(2))
-        await client.aclose()
     assert all(v.status is VerdictStatus.CRITIC_ERROR for v in out)
 
 

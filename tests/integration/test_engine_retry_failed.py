@@ -23,8 +23,8 @@ from sqlalchemy import select
 from db.store import Store
 from db.tables import CaseRow, ResponseRow, VerdictRow
 from gateway.config import RunConfig
+from gateway.critic_stage import CriticStats
 from gateway.dispatch import TargetStats
-from gateway.pipeline import CriticStats
 from gateway.sdk import run
 from simulator import SimulatedVendor
 

@@ -63,3 +63,23 @@ def test_xstest_rule(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     assert [r.unsafe for r in load_labels([f], "xstest")] == [True, False, False]
+
+
+def test_split_is_fixed_by_prompt_id_and_covers_both_halves(tmp_path: Path) -> None:
+    from critic_server.validation import split_of
+
+    assert split_of("xstest:v2-1") == split_of("xstest:v2-1")
+    halves = {split_of(f"xstest:v2-{i}") for i in range(1, 41)}
+    assert halves == {"tune", "heldout"}
+    f = tmp_path / "l.jsonl"
+    rows = [
+        {"id": f"p{i}", "prompt": "same prompt", "response": "r", "lang": "en", "label": "safe"}
+        for i in range(20)
+    ]
+    f.write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
+    tune = load_labels([f], "jsonl", "tune")
+    held = load_labels([f], "jsonl", "heldout")
+    assert len(tune) + len(held) == 20
+    assert tune
+    assert held
+    assert all(r.split == split_of(r.key) for r in tune + held)

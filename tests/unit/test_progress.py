@@ -6,8 +6,8 @@ import io
 
 from structlog.testing import capture_logs
 
+from gateway.critic_stage import CriticStats
 from gateway.dispatch import TargetStats
-from gateway.pipeline import CriticStats
 from gateway.progress import LogProgress, RichProgress, make_progress
 
 

@@ -16,8 +16,8 @@ from gateway.reports.compare import Comparison, compare
 
 async def _compare(store: Store, *refs: str, **kw: object) -> list[Comparison]:
     runs = [await resolve_run(store, ref) for ref in refs]
-    async with store.engine.connect() as conn:
-        return await compare(conn, runs, **kw)  # type: ignore[arg-type]
+    async with store.reading() as q:
+        return await compare(q, runs, **kw)  # type: ignore[arg-type]
 
 
 async def test_fixture_targets_on_shared_items(db_url: str) -> None:

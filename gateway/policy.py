@@ -1,0 +1,157 @@
+"""The policy layer: the one way the gateway calls a vendor.
+
+Every vendor call (a target's item, the attack generator's rewrite) goes through
+``CallPolicy.call(adapter, request, counters)``, which composes, in this order:
+
+1. the quota pause: once an answer under a limit key said ``pause_target`` (quota, spend limit,
+   credentials), later calls under that key return that answer without sending (nothing under
+   that key can succeed until a person acts; calls already waiting on the limiter still go out);
+2. the limiter of the adapter's limit key, from one ``LimiterRegistry`` per run shared by targets
+   and the generator alike (token estimate: ``core.tokens.request_tokens``);
+3. the retry loop (``gateway.retry.RetryPolicy``: what is retried, backoff, attempt cap, the
+   per-item deadline);
+4. the Retry-After pause: a vendor's Retry-After pauses the whole limiter (every caller under that
+   key), capped at ``retry.max_wait_s`` like the item's own wait.
+
+Counting (calls, retries, 429s; the run's ``Budget`` when given) happens here too, per attempt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Callable, Iterable, Mapping
+
+from core.protocols import TargetAdapter
+from core.tokens import request_tokens
+from core.types import AttemptResult, ChatRequest
+from gateway.budget import Budget
+from gateway.config import Limits, RetryConfig, RunConfig
+from gateway.limits import Clock, Limiter, Sleep, build_limiters
+from gateway.retry import CallOutcome, RetryCounters, RetryPolicy
+
+
+class LimiterRegistry:
+    """One ``Limiter`` per limit key for a whole run: every caller under a key shares its buckets.
+
+    Built up front from every (key, limits) pair that will send (targets and the generator);
+    callers sharing a key share one limiter under the strictest of their limits.
+    """
+
+    def __init__(
+        self,
+        keyed: Iterable[tuple[str, Limits]],
+        *,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self._by_key = build_limiters(keyed, clock=clock, sleep=sleep)
+
+    @classmethod
+    def for_run(
+        cls,
+        config: RunConfig,
+        adapters: Mapping[str, TargetAdapter],
+        generator: TargetAdapter | None = None,
+        *,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+    ) -> LimiterRegistry:
+        """Limiters for the run's targets (``adapters`` by target name) and its generator adapter."""
+        keyed = [(adapters[t.name].limit_key, t.limits) for t in config.targets]
+        gen_target = config.attacks.generator
+        if generator is not None and gen_target is not None:
+            keyed.append((generator.limit_key, gen_target.limits))
+        return cls(keyed, clock=clock, sleep=sleep)
+
+    def __getitem__(self, key: str) -> Limiter:
+        try:
+            return self._by_key[key]
+        except KeyError:
+            raise KeyError(f"no limiter for limit key {key!r}: it was not registered for this run") from None
+
+
+class CallPolicy:
+    """Limiter, retries, Retry-After pause, deadline and quota pause around one vendor call."""
+
+    def __init__(
+        self,
+        config: RetryConfig,
+        limiters: LimiterRegistry,
+        *,
+        sleep: Sleep = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        rng: Callable[[], float] = random.random,
+    ) -> None:
+        self.limiters = limiters
+        self._retry = RetryPolicy(config, sleep=sleep, clock=clock, rng=rng)
+        self._max_wait_s = config.max_wait_s
+        # The answer that paused each limit key; the run's state, not a process-wide one.
+        self._paused: dict[str, AttemptResult] = {}
+
+    async def call(
+        self,
+        adapter: TargetAdapter,
+        request: ChatRequest,
+        counters: RetryCounters,
+        budget: Budget | None = None,
+    ) -> CallOutcome:
+        """Send ``request`` through ``adapter`` under the policy; errors come back as results."""
+        key = adapter.limit_key
+        held = self._paused.get(key)
+        if held is not None:
+            return CallOutcome(held, 0)
+        limiter = self.limiters[key]
+        estimate = request_tokens(request.prompt, request.decoding.max_tokens)
+
+        async def attempt() -> AttemptResult:
+            await limiter.acquire(estimate)
+            actual: int | None = None
+            try:
+                if budget is not None:
+                    budget.calls += 1
+                counters.calls += 1
+                result = await adapter.send(request)
+                if result.usage is not None:
+                    actual = result.usage.total_tokens
+                return result
+            finally:
+                limiter.release(estimate, actual)
+
+        def after(result: AttemptResult) -> None:
+            if result.retry_after_s is not None:
+                # Every sender under this key backs off, not only the item that saw the 429/503.
+                limiter.pause(min(result.retry_after_s, self._max_wait_s))
+            if result.pause_target:
+                self._paused.setdefault(key, result)
+
+        return await self._retry.run(attempt, counters, after)
+
+
+class PolicyAdapter:
+    """A ``TargetAdapter`` whose every send goes through a ``CallPolicy``: how the attack generator
+    is called, under the same limiters (and the same limit keys) as the targets."""
+
+    def __init__(self, inner: TargetAdapter, policy: CallPolicy) -> None:
+        self._inner = inner
+        self._policy = policy
+        self.counters = RetryCounters()
+
+    @property
+    def limit_key(self) -> str:
+        """The wrapped adapter's limit key."""
+        return self._inner.limit_key
+
+    @property
+    def name(self) -> str:
+        """The wrapped adapter's name."""
+        return self._inner.name
+
+    async def send(self, request: ChatRequest) -> AttemptResult:
+        """Send under the policy; the final result of all attempts."""
+        return (await self._policy.call(self._inner, request, self.counters)).result
+
+    async def aclose(self) -> None:
+        """Close the wrapped adapter."""
+        await self._inner.aclose()

@@ -1,0 +1,193 @@
+"""Worker registry, shard leases and the budget ledger on SQLite and the real Postgres, including
+several real processes racing for the same shards and the same last dollar."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import textwrap
+
+import pytest
+from cli_helpers import PROJECT_ROOT
+
+from db.coordination import Coordination, RunBusyError, WorkerIdentity
+from db.store import Store
+
+RUN = "run-coordination"
+
+
+async def _open(url: str) -> tuple[Store, Coordination]:
+    store = await Store.open(url)
+    return store, Coordination(store.engine)
+
+
+def _me(n: int) -> WorkerIdentity:
+    return WorkerIdentity(f"worker-{n}", "host-a", 1000 + n)
+
+
+async def test_a_shard_is_claimed_once_and_done_is_final(db_url: str) -> None:
+    store, coord = await _open(db_url)
+    try:
+        assert await coord.claim(RUN, 0, "a", lease_s=30)
+        assert not await coord.claim(RUN, 0, "b", lease_s=30)  # held under a live lease
+        assert await coord.finish(RUN, [0], "a", [12]) == 1
+        assert not await coord.claim(RUN, 0, "b", lease_s=30)  # done is never claimed again
+        assert await coord.done_shards(RUN) == {0}
+        assert await coord.finish(RUN, [0], "b", [1]) == 0  # not b's shard
+    finally:
+        await store.close()
+
+
+async def test_an_expired_lease_is_reclaimed_once(db_url: str) -> None:
+    store, coord = await _open(db_url)
+    try:
+        assert await coord.claim(RUN, 3, "dead", lease_s=0.05)
+        assert await coord.claim(RUN, 4, "live", lease_s=30)
+        await asyncio.sleep(0.1)
+        assert await coord.reclaim_expired(RUN, "b", lease_s=30) == [3]
+        assert await coord.reclaim_expired(RUN, "c", lease_s=30) == []
+        counts = await coord.shard_counts(RUN)
+        assert (counts.held, counts.expired, counts.reclaimed) == (2, 0, 1)
+        # The dead worker can no longer finish what it lost.
+        assert await coord.finish(RUN, [3], "dead", [1]) == 0
+        assert await coord.finish(RUN, [3], "b", [1]) == 1
+    finally:
+        await store.close()
+
+
+async def test_heartbeat_keeps_leases_and_leave_frees_shards(db_url: str) -> None:
+    store, coord = await _open(db_url)
+    try:
+        await coord.join(RUN, _me(1), stale_after_s=30)
+        assert await coord.claim(RUN, 0, "worker-1", lease_s=0.2)
+        assert await coord.claim(RUN, 1, "worker-1", lease_s=0.2)
+        await coord.finish(RUN, [1], "worker-1", [5])
+        await asyncio.sleep(0.1)
+        await coord.heartbeat(RUN, "worker-1", lease_s=30)
+        await asyncio.sleep(0.2)
+        assert await coord.reclaim_expired(RUN, "other", lease_s=30) == []  # extended by the heartbeat
+        [info] = await coord.workers(RUN)
+        assert (info.worker_id, info.held, info.done, info.state) == ("worker-1", 1, 1, "active")
+        await coord.leave(RUN, "worker-1")
+        assert await coord.claim(RUN, 0, "other", lease_s=30)  # freed at once, no lease to wait out
+        [info] = await coord.workers(RUN)
+        assert info.state == "finished"
+    finally:
+        await store.close()
+
+
+async def test_sqlite_refuses_a_second_live_worker_naming_the_holder(sqlite_url: str) -> None:
+    store, coord = await _open(sqlite_url)
+    try:
+        await coord.join(RUN, _me(1), stale_after_s=30)
+        with pytest.raises(RunBusyError, match=r"pid 1001 on host-a"):
+            await coord.join(RUN, _me(2), stale_after_s=30)
+        # A holder that stopped beating is no obstacle.
+        await coord.join("other-run", _me(3), stale_after_s=30)
+        await asyncio.sleep(0.05)
+        await coord.join("other-run", _me(4), stale_after_s=0.01)
+    finally:
+        await store.close()
+
+
+async def test_postgres_lets_workers_share_a_run(postgres_url: str) -> None:
+    store, coord = await _open(postgres_url)
+    try:
+        assert await coord.join(RUN, _me(1), stale_after_s=30) == []
+        others = await coord.join(RUN, _me(2), stale_after_s=30)
+        assert [o.worker_id for o in others] == ["worker-1"]
+    finally:
+        await store.close()
+
+
+async def test_budget_reservations_hold_the_cap_and_settle(db_url: str) -> None:
+    store, coord = await _open(db_url)
+    try:
+        await coord.join(RUN, _me(1), stale_after_s=30)
+        await coord.open_budget(RUN, spent_usd=0.5)
+        await coord.open_budget(RUN, spent_usd=99.0)  # exists: untouched
+        assert await coord.reserve(RUN, "worker-1", usd=0.3, max_usd=1.0, max_calls=None)
+        assert not await coord.reserve(RUN, "worker-1", usd=0.3, max_usd=1.0, max_calls=None)
+        state = await coord.budget(RUN)
+        assert state is not None
+        assert state.committed_usd == pytest.approx(0.8)
+        await coord.settle(RUN, "worker-1", reserved_usd=0.3, spent_usd=0.1)
+        state = await coord.budget(RUN)
+        assert state is not None
+        assert state.spent_usd == pytest.approx(0.6)
+        assert (state.calls, state.reserved_usd) == (1, 0.0)
+        assert await coord.reserve(RUN, "worker-1", usd=0.3, max_usd=1.0, max_calls=2)
+        assert not await coord.reserve(RUN, "worker-1", usd=0.0, max_usd=None, max_calls=2)
+    finally:
+        await store.close()
+
+
+async def test_a_dead_workers_reservations_are_handed_back(db_url: str) -> None:
+    store, coord = await _open(db_url)
+    try:
+        await coord.join(RUN, _me(1), stale_after_s=30)
+        await coord.open_budget(RUN, spent_usd=0.0)
+        assert await coord.reserve(RUN, "worker-1", usd=0.4, max_usd=0.5, max_calls=None)
+        await asyncio.sleep(0.05)
+        assert await coord.reap(RUN, stale_after_s=0.01) == 1
+        state = await coord.budget(RUN)
+        assert state is not None
+        assert state.reserved_usd == pytest.approx(0.0)
+        assert await coord.reserve(RUN, "worker-2", usd=0.4, max_usd=0.5, max_calls=None)
+        [info] = await coord.workers(RUN)
+        assert info.state == "dead"
+    finally:
+        await store.close()
+
+
+_RACER = textwrap.dedent(
+    """
+    import asyncio, json, sys
+    from db.coordination import Coordination
+    from db.store import Store
+
+    async def main(url, me, shards):
+        store = await Store.open(url)
+        coord = Coordination(store.engine)
+        won, reserved = [], 0
+        for s in range(shards):
+            if await coord.claim("race", s, me, lease_s=60):
+                won.append(s)
+            if await coord.reserve("race", me, usd=0.01, max_usd=1.0, max_calls=None):
+                reserved += 1
+        await store.close()
+        print(json.dumps({"won": won, "reserved": reserved}))
+
+    asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3])))
+    """
+)
+
+
+@pytest.mark.postgres
+async def test_processes_racing_claim_each_shard_once_and_never_pass_the_budget(postgres_url: str) -> None:
+    store, coord = await _open(postgres_url)
+    await coord.open_budget("race", spent_usd=0.0)
+    await store.close()
+    shards = 150
+    procs = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            _RACER,
+            postgres_url,
+            f"w{i}",
+            str(shards),
+            cwd=PROJECT_ROOT,
+            stdout=asyncio.subprocess.PIPE,
+        )
+        for i in range(4)
+    ]
+    results = []
+    for p in procs:
+        out, _ = await asyncio.wait_for(p.communicate(), 120)
+        assert p.returncode == 0
+        results.append(json.loads(out.decode().strip().splitlines()[-1]))
+    won = [s for r in results for s in r["won"]]
+    assert sorted(won) == list(range(shards))  # every shard once, none twice
+    assert sum(r["reserved"] for r in results) == 100  # $1.00 in $0.01 reservations, exactly
