@@ -134,6 +134,7 @@ class ResponseRow(SQLModel, table=True):
     attempts: int = Field(default=1)
     error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     cached_from: str | None = Field(default=None, max_length=64)
+    block_category: str | None = Field(default=None, max_length=200)
     created_at: datetime = Field(default_factory=utcnow, sa_column=_stamp())
 
 

@@ -284,6 +284,7 @@ class TargetRunner:
             attempts=attempts,
             error=result.error,
             cached_from=cached_from,
+            block_category=",".join(result.categories) or None,
         )
 
 
@@ -299,5 +300,6 @@ def _attempt_of(rec: ResponseRecord) -> AttemptResult:
         latency_s=rec.latency_ms / 1000.0,
         ttft_s=rec.ttft_ms / 1000.0 if rec.ttft_ms is not None else None,
         truncated=rec.truncated,
+        categories=tuple(rec.block_category.split(",")) if rec.block_category else (),
         error=rec.error,
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from db.report_queries import RESULT_COLUMNS
+from db.store import Store
 from gateway.config import RunConfig
 from simulator import SimulatedVendor
 
@@ -49,3 +51,13 @@ async def test_run_with_native_adapters_on_every_wire(db_url: str) -> None:
     wires = {(r.wire, r.stream) for r in vendor.stats.received}
     # the per-target stream setting wins over the run's (streaming by default)
     assert wires == {("anthropic", False), ("gemini", True), ("openai", True)}
+    # the vendor's block categories are stored and reach the results CSV next to the vendor code
+    async with await Store.open(db_url) as store, store.reading() as q:
+        rows = [
+            dict(zip(RESULT_COLUMNS, row, strict=True))
+            async for part in q.result_rows(result.run_id, None, include_text=False)
+            for row in part
+        ]
+    az = [(r["vendor_code"], r["block_category"]) for r in rows if r["target"] == "az"]
+    assert az == [("content_filter", "violence")] * 6
+    assert {r["block_category"] for r in rows if r["outcome"] != "BLOCKED_BY_VENDOR"} == {None}

@@ -381,6 +381,17 @@ async def test_response_round_trip_is_exact(store: Store) -> None:
     assert (await store.find_cached([rec.cache_key]))[rec.cache_key] == rec
 
 
+async def test_block_category_is_stored_and_read_back(store: Store) -> None:
+    await started(store)
+    rec = make_response(
+        "blk", outcome=Outcome.BLOCKED_BY_VENDOR, text="", block_category="HARM_CATEGORY_HATE_SPEECH"
+    )
+    await store.save_responses([rec])
+    assert (await store.find_cached([rec.cache_key]))[
+        rec.cache_key
+    ].block_category == "HARM_CATEGORY_HATE_SPEECH"
+
+
 async def test_open_without_create_requires_current_schema(db_url: str) -> None:
     with pytest.raises(StoreError, match="seval db upgrade"):
         await Store.open(db_url, create=False)

@@ -166,7 +166,8 @@ def test_routing_questions_are_answered_by_the_registry() -> None:
     assert registry.default_for("azure/my-deploy", None) == "litellm"  # no resource URL: litellm's env
     assert registry.default_for("bedrock/anthropic.claude-3", None) == "litellm"
     assert registry.default_for("vertex_ai/gemini-pro", None) == "litellm"
-    assert registry.get("anthropic").problem("gemini", None) == "adapter `anthropic` speaks only `anthropic/...` models"
+    only = registry.get("anthropic").problem("gemini", None)
+    assert only == "adapter `anthropic` speaks only `anthropic/...` models"
     assert "needs `api_base`" in (registry.get("azure").problem("azure", None) or "")
     assert registry.default_for("scripted/m", None) == "litellm"  # scripted is chosen by name only
     assert registry.get("openai").default_base("groq") == "https://api.groq.com/openai/v1"
