@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint
 from types import MappingProxyType
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from adapters.routing import (
     EveryProviderRouting,
@@ -30,6 +30,9 @@ from adapters.routing import (
 from core.plugins import PluginProblem, Registry, import_object
 from core.protocols import TargetAdapter
 from core.redaction import Redactor
+
+if TYPE_CHECKING:
+    from adapters.batch import BatchClient
 
 ENTRY_POINT_GROUP = "seval.adapters"
 FALLBACK = "litellm"
@@ -97,6 +100,8 @@ class AdapterSpec:
     """``"module:callable"`` making a ``SharedResource`` inside the running loop, or None."""
     options_model: str | None = None
     """``"module:Model"``: a pydantic model the target's ``options`` must satisfy (None: no options)."""
+    batch: str | None = None
+    """``"module:callable"`` building an ``adapters.batch.BatchClient`` (None: no batch mode)."""
 
     def speaks(self, provider: str | None, api_base: str | None) -> bool:
         """True when this adapter sends exactly what the vendor expects for this target."""
@@ -135,6 +140,14 @@ class AdapterSpec:
             )
         return adapter
 
+    def create_batch(self, target: AdapterTarget, shared: Any = None) -> BatchClient:
+        """The vendor batch client for ``target``; ``ValueError`` when this adapter has none."""
+        if self.batch is None:
+            raise ValueError(f"adapter `{self.name}` has no batch mode")
+        factory: Any = import_object(self.batch)
+        client: BatchClient = factory(target, shared)
+        return client
+
     def open_shared(self) -> SharedResource | None:
         """A fresh shared resource for a run (call inside the running loop), or None."""
         if self.shared is None:
@@ -153,6 +166,7 @@ BUILTIN_ADAPTERS: tuple[AdapterSpec, ...] = (
         description="Lean aiohttp client for OpenAI-compatible chat-completions endpoints (the fast path).",
         auto=True,
         shared="adapters.openai_adapter:ClientPool",
+        batch="adapters.batch:openai_batch",
     ),
     AdapterSpec(
         name="anthropic",
@@ -161,6 +175,7 @@ BUILTIN_ADAPTERS: tuple[AdapterSpec, ...] = (
         description="Lean aiohttp client for the Anthropic Messages API (SSE events, refusals, 529s).",
         auto=True,
         shared="adapters.fast_transport:ClientPool",
+        batch="adapters.batch:anthropic_batch",
     ),
     AdapterSpec(
         name="gemini",
@@ -177,6 +192,7 @@ BUILTIN_ADAPTERS: tuple[AdapterSpec, ...] = (
         description="Lean aiohttp client for Azure OpenAI deployments (api-version, content filters).",
         auto=True,
         shared="adapters.fast_transport:ClientPool",
+        batch="adapters.batch:azure_batch",
     ),
     AdapterSpec(
         name="litellm",
@@ -272,6 +288,7 @@ class AdapterSet:
         self._registry = registry or default_registry()
         self._shared: dict[str, SharedResource | None] = {}
         self._adapters: list[TargetAdapter] = []
+        self._batch: list[BatchClient] = []
 
     def build(self, adapter: str, target: AdapterTarget) -> TargetAdapter:
         """A new adapter of kind ``adapter`` for ``target``, closed with this set."""
@@ -282,8 +299,21 @@ class AdapterSet:
         self._adapters.append(built)
         return built
 
+    def build_batch(self, adapter: str, target: AdapterTarget) -> BatchClient:
+        """The batch client of kind ``adapter`` for ``target`` (on the same shared resource), closed
+        with this set."""
+        spec = self._registry.get(adapter)
+        if adapter not in self._shared:
+            self._shared[adapter] = spec.open_shared()
+        client = spec.create_batch(target, self._shared[adapter])
+        self._batch.append(client)
+        return client
+
     async def aclose(self) -> None:
         """Close every adapter, then the shared resources (idempotent)."""
+        batch, self._batch = self._batch, []
+        for client in batch:
+            await client.aclose()
         adapters, self._adapters = self._adapters, []
         shared, self._shared = self._shared, {}
         for adapter in adapters:
