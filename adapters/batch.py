@@ -343,8 +343,9 @@ class AnthropicBatch(_HttpBatch):
             return custom_id, _attempt(read_message(result["message"], state), state)
         if kind in ("expired", "canceled"):
             return custom_id, transient(f"batch_{kind}", f"the batch line {kind}")
-        error = result.get("error") or {}
-        inner = error.get("error") if isinstance(error.get("error"), dict) else error
+        error: dict[str, Any] = result.get("error") or {}
+        nested = error.get("error")
+        inner: dict[str, Any] = nested if isinstance(nested, dict) else error
         status = _ANTHROPIC_STATUS.get(str(inner.get("type")), 400)
         return custom_id, classify_error_body(status, error, redactor=self._redactor).to_attempt()
 

@@ -225,3 +225,24 @@ class RunBudgetRow(SQLModel, table=True):
     calls: int = Field(default=0)
     reserved_usd: float = Field(default=0.0)
     reserved_calls: int = Field(default=0)
+
+
+class BatchJobRow(SQLModel, table=True):
+    """One vendor batch job of a run's target (``mode: batch``): which work keys it carries and what
+    the vendor last said. A job is recorded as ``submitting`` before the vendor is asked to create
+    it, gets its ``batch_id`` right after, and is ``collected`` once its results are stored, so a
+    killed run polls its open jobs again instead of sending their items a second time."""
+
+    __tablename__ = "batch_jobs"
+    __table_args__ = (Index("ix_batch_jobs_run_target", "run_id", "target"),)
+
+    id: str = Field(primary_key=True, max_length=64)
+    run_id: str = Field(max_length=64)
+    target: str = Field(max_length=200)
+    batch_id: str | None = Field(default=None, max_length=200)
+    state: str = Field(max_length=16)
+    vendor_status: str = Field(default="", max_length=32)
+    items: int = Field(default=0)
+    work_keys_json: str = Field(default="[]", sa_column=Column(Text, nullable=False, default="[]"))
+    created_at: float
+    updated_at: float

@@ -15,7 +15,7 @@ from __future__ import annotations
 import itertools
 import re
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -99,6 +99,19 @@ class Prices(_Frozen):
     output_per_1m: float = Field(ge=0, description="USD per 1M completion tokens.")
 
 
+class BatchSettings(_Frozen):
+    """How a `mode: batch` target uses its vendor's batch API."""
+
+    price_factor: float = Field(
+        default=0.5, gt=0, le=1, description="Batch price as a share of the streaming price (vendors: half)."
+    )
+    max_items: int = Field(default=10_000, ge=1, le=50_000, description="Requests per batch job.")
+    poll_s: float = Field(default=30.0, gt=0, description="Seconds between polls of an open job.")
+    max_wait_s: float = Field(
+        default=86_400.0, gt=0, description="Longest one session waits for its jobs (they keep running)."
+    )
+
+
 class TargetConfig(_Frozen):
     """One model under test."""
 
@@ -143,6 +156,12 @@ class TargetConfig(_Frozen):
         "of the run id, secret-looking values are redacted there).",
     )
     stream: bool | None = Field(default=None, description="Stream this target (default: `request.stream`).")
+    mode: Literal["online", "batch"] = Field(
+        default="online",
+        description="`batch`: send through the vendor's batch API (OpenAI, Azure OpenAI, Anthropic) at "
+        "batch prices; results arrive within the vendor's window, and a rerun polls instead of resending.",
+    )
+    batch: BatchSettings = Field(default_factory=BatchSettings, description="Batch-mode settings.")
 
     @field_validator("name")
     @classmethod
@@ -196,6 +215,8 @@ class TargetConfig(_Frozen):
         problem = default_registry().get(self.adapter).problem(provider, self.api_base)
         if problem is not None:
             raise ValueError(problem)
+        if self.mode == "batch" and default_registry().get(self.adapter).batch is None:
+            raise ValueError(f"adapter `{self.adapter}` has no batch mode (use openai, azure or anthropic)")
         return self
 
     @property

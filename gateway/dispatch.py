@@ -208,14 +208,7 @@ class TargetRunner:
         if done.paused:
             await self._pause(result)
             return  # not stored: the item is sent again once the target is resumed
-        usage = result.usage
-        if usage is not None:
-            prompt_tokens, completion_tokens = usage.prompt_tokens, usage.completion_tokens
-        elif result.outcome is Outcome.FAILED_TRANSIENT or result.outcome is Outcome.FAILED_PERMANENT:
-            prompt_tokens = completion_tokens = 0
-        else:
-            # The vendor answered but reported no usage: estimate, so spend and budget stay honest.
-            prompt_tokens, completion_tokens = text_tokens(case.text), text_tokens(result.text)
+        prompt_tokens, completion_tokens = billed_tokens(case, result)
         cost = self._price.cost(prompt_tokens, completion_tokens)
         self._budget.spent_usd += cost
         rec = self._record(
@@ -286,6 +279,17 @@ class TargetRunner:
             cached_from=cached_from,
             block_category=",".join(result.categories) or None,
         )
+
+
+def billed_tokens(case: Case, result: AttemptResult) -> tuple[int, int]:
+    """(prompt, completion) tokens one answer is paid for: reported usage, else none for a failure,
+    else an estimate (the vendor answered but reported no usage), so spend and budget stay honest."""
+    usage = result.usage
+    if usage is not None:
+        return usage.prompt_tokens, usage.completion_tokens
+    if result.outcome is Outcome.FAILED_TRANSIENT or result.outcome is Outcome.FAILED_PERMANENT:
+        return 0, 0
+    return text_tokens(case.text), text_tokens(result.text)
 
 
 def _attempt_of(rec: ResponseRecord) -> AttemptResult:

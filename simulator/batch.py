@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -79,6 +80,7 @@ class _Job:
     wire: str  # openai | anthropic
     created: float
     lines: list[tuple[str, Request]]
+    tries: list[int] = field(default_factory=list)  # earlier batches that carried each line's custom_id
     status: str = "in_progress"
     results: list[dict[str, Any]] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
@@ -95,7 +97,7 @@ class BatchDesk:
         self._answer = answer
         self._files: dict[str, bytes] = {}
         self._jobs: dict[str, _Job] = {}
-        self._seen: set[str] = set()
+        self._seen: Counter[str] = Counter()
 
     @staticmethod
     def handles(path: str) -> bool:
@@ -222,9 +224,10 @@ class BatchDesk:
         stats.batches_created += 1
         stats.batch_lines += len(lines)
         for custom_id, _ in lines:
-            if custom_id in self._seen:
+            job.tries.append(self._seen[custom_id])
+            if self._seen[custom_id]:
                 stats.batch_lines_repeated += 1
-            self._seen.add(custom_id)
+            self._seen[custom_id] += 1
         return job
 
     async def _maybe_finish(self, job: _Job) -> None:
@@ -234,8 +237,10 @@ class BatchDesk:
         if time.time() - job.created < self._config.batch_seconds:
             return
         expired = 0
-        for custom_id, request in job.lines:
-            if unit(digest("batch-expire", self._config.seed, custom_id), 0) < self._config.batch_expire_rate:
+        for (custom_id, request), tries in zip(job.lines, job.tries, strict=True):
+            # by hash of the line and its try: a line sent again may go through the next time
+            key = digest("batch-expire", self._config.seed, custom_id, tries)
+            if unit(key, 0) < self._config.batch_expire_rate:
                 expired += 1
                 job.results.append(self._expired_line(job.wire, custom_id))
                 continue
