@@ -31,6 +31,8 @@ class TargetEstimate:
     prompt_tokens: int
     completion_tokens: int
     cost_usd: float | None  # None: no price known (config or litellm's cost map)
+    batch_saving_usd: float | None = None
+    """For `mode: batch` targets: streaming cost minus the batch cost (``cost_usd``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,8 +88,11 @@ async def estimate(config: RunConfig, *, done: dict[str, set[str]] | None = None
     for t in config.targets:
         price = price_for(t)
         cost = price.cost(prompt[t.name], completion[t.name]) if price.known else None
+        saving = None
+        if cost is not None and t.mode == "batch":
+            cost, saving = cost * t.batch.price_factor, cost * (1 - t.batch.price_factor)
         already = len(done.get(t.name, set()))
         targets.append(
-            TargetEstimate(t.name, calls[t.name], already, prompt[t.name], completion[t.name], cost)
+            TargetEstimate(t.name, calls[t.name], already, prompt[t.name], completion[t.name], cost, saving)
         )
     return RunEstimate(config.run_id, n_cases, tuple(targets))

@@ -7,6 +7,7 @@ store are imported inside the commands.
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -14,6 +15,7 @@ import typer
 
 if TYPE_CHECKING:
     from core.records import StoredRun
+    from db.batch_jobs import BatchJob
     from db.store import Store
     from gateway.config import RunConfig
     from gateway.estimate import RunEstimate
@@ -134,6 +136,8 @@ def _print_estimate(est: RunEstimate) -> None:
         table.add_column(col, justify="left" if col == "target" else "right")
     for t in est.targets:
         cost = "unknown (no price)" if t.cost_usd is None else f"{t.cost_usd:.4f}"
+        if t.batch_saving_usd is not None:
+            cost += f" (batch: saves {t.batch_saving_usd:.4f})"
         table.add_row(
             t.name,
             f"{t.calls:,}",
@@ -144,7 +148,9 @@ def _print_estimate(est: RunEstimate) -> None:
         )
     Console().print(table)
     total = "unknown" if est.cost_usd is None else f"${est.cost_usd:.4f}"
-    typer.echo(f"total: {est.calls:,} calls, {total}; nothing was sent")
+    saving = sum(t.batch_saving_usd or 0.0 for t in est.targets)
+    batch = f" (batch prices save ${saving:.4f})" if saving else ""
+    typer.echo(f"total: {est.calls:,} calls, {total}{batch}; nothing was sent")
 
 
 def _print_result(result: RunResult) -> None:
@@ -200,11 +206,16 @@ def runs_show(
     db: Annotated[str | None, typer.Option("--db", help=_DB_HELP)] = None,
 ) -> None:
     """A run's status, targets, outcomes, spend and verdicts."""
-    result = asyncio.run(_show(ref, db or _default_db()))
+    result, jobs = asyncio.run(_show(ref, db or _default_db()))
     _print_result(result)
+    for target in sorted({j.target for j in jobs}):
+        mine = [j for j in jobs if j.target == target]
+        states = ", ".join(f"{k} {v}" for k, v in sorted(Counter(j.state for j in mine).items()))
+        waiting = sum(j.items for j in mine if j.state == "submitted")
+        typer.echo(f"  batch jobs of {target}: {len(mine)} ({states}); {waiting} items awaiting the vendor")
 
 
-async def _show(ref: str, db_url: str) -> RunResult:
+async def _show(ref: str, db_url: str) -> tuple[RunResult, list[BatchJob]]:
     from db.store import StoreError
     from gateway.pipeline import collect_result
 
@@ -216,7 +227,9 @@ async def _show(ref: str, db_url: str) -> RunResult:
             raise _fail(str(exc)) from None
         if run is None:
             raise _fail(f"no run matches {ref!r}")
-        return await collect_result(store, run.id, None, [], None)
+        from db.batch_jobs import jobs
+
+        return await collect_result(store, run.id, None, [], None), await jobs(store, run.id)
     finally:
         await store.close()
 

@@ -74,3 +74,27 @@ async def test_a_run_stopped_with_open_jobs_resumes_by_polling(sqlite_url: str) 
     assert vendor.stats.batches_created == created == 4  # two jobs per target, none sent again
     assert vendor.stats.batch_lines_repeated == 0
     assert all(sum(t.outcomes.values()) == 10 for t in second.targets)
+
+
+async def test_estimate_shows_the_batch_saving_and_runs_show_the_jobs(sqlite_url: str) -> None:
+    from gateway.cli.run_cmd import _show
+    from gateway.estimate import estimate
+    from gateway.sdk import run
+
+    online = await estimate(_config("http://127.0.0.1:9", sqlite_url, mode="online"))
+    batch = await estimate(_config("http://127.0.0.1:9", sqlite_url, mode="batch"))
+    for o, b in zip(online.targets, batch.targets, strict=True):
+        assert o.cost_usd is not None and b.cost_usd is not None
+        assert b.cost_usd == b.batch_saving_usd == o.cost_usd / 2
+        assert o.batch_saving_usd is None
+    vendor = SimulatedVendor(batch_seconds=0.1)
+    async with vendor:
+        result = await run(_config(vendor.root_url, sqlite_url, mode="batch"))
+    shown, jobs = await _show(result.run_id, sqlite_url)
+    assert shown.run_id == result.run_id
+    assert sorted((j.target, j.items, j.state) for j in jobs) == [
+        ("claude", 3, "collected"),
+        ("claude", 7, "collected"),
+        ("gpt", 3, "collected"),
+        ("gpt", 7, "collected"),
+    ]
