@@ -84,7 +84,8 @@ async def test_estimate_shows_the_batch_saving_and_runs_show_the_jobs(sqlite_url
     online = await estimate(_config("http://127.0.0.1:9", sqlite_url, mode="online"))
     batch = await estimate(_config("http://127.0.0.1:9", sqlite_url, mode="batch"))
     for o, b in zip(online.targets, batch.targets, strict=True):
-        assert o.cost_usd is not None and b.cost_usd is not None
+        assert o.cost_usd is not None
+        assert b.cost_usd is not None
         assert b.cost_usd == b.batch_saving_usd == o.cost_usd / 2
         assert o.batch_saving_usd is None
     vendor = SimulatedVendor(batch_seconds=0.1)
