@@ -403,12 +403,15 @@ def create(target: AdapterTarget, shared: object) -> LiteLLMAdapter:
     if key is None and target.api_base is not None and target.provider in (None, "openai", "hosted_vllm"):
         # litellm's OpenAI client refuses to send without some key, even to a keyless local server.
         key = NO_KEY
+    params = target.extra_params()
+    if target.api_version is not None:
+        params["api_version"] = target.api_version
     return LiteLLMAdapter(
         model=target.model,
         api_key=key,
         api_base=target.api_base,
         redactor=target.redactor,
-        extra_params=target.extra_body,
+        extra_params=params,
     )
 
 

@@ -29,6 +29,7 @@ import re
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -145,8 +146,9 @@ def retry_after(headers: Mapping[str, str] | None, body: Any = None) -> float | 
     Signals: ``retry-after-ms``, ``retry-after`` (seconds or an HTTP date), OpenAI's
     ``x-ratelimit-reset-{requests,tokens}`` durations (each only when that dimension's
     ``remaining`` is 0 or absent, since the other dimension's reset says nothing about this 429),
-    and Gemini's ``RetryInfo.retryDelay`` in the error body. Negative values are dropped; the
-    result is capped at ``MAX_RETRY_AFTER_S``. None when the vendor gave no hint.
+    Anthropic's ``anthropic-ratelimit-*-reset`` times of exhausted dimensions, and Gemini's
+    ``RetryInfo.retryDelay`` in the error body. Negative values are dropped; the result is capped
+    at ``MAX_RETRY_AFTER_S``. None when the vendor gave no hint.
     """
     found: list[float] = []
     if headers:
@@ -167,6 +169,13 @@ def retry_after(headers: Mapping[str, str] | None, body: Any = None) -> float | 
                 seconds = parse_duration(reset)
                 if seconds is not None:
                     found.append(seconds)
+        for dimension in ("requests", "tokens", "input-tokens", "output-tokens"):
+            # Anthropic: an RFC 3339 reset time per dimension; only an exhausted one explains a 429.
+            reset = _header(headers, f"anthropic-ratelimit-{dimension}-reset")
+            remaining = _header(headers, f"anthropic-ratelimit-{dimension}-remaining")
+            if reset is not None and remaining is not None and remaining.strip() == "0":
+                with contextlib.suppress(ValueError):
+                    found.append(datetime.fromisoformat(reset.strip()).timestamp() - time.time())
     for detail in _details(body):
         if str(detail.get("@type", "")).endswith("google.rpc.RetryInfo"):
             seconds = parse_duration(str(detail.get("retryDelay", "")))

@@ -18,12 +18,21 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint
 from types import MappingProxyType
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from adapters.routing import EveryProviderRouting, OfflineRouting, OpenAICompatibleRouting, Routing
+from adapters.routing import (
+    EveryProviderRouting,
+    NativeRouting,
+    OfflineRouting,
+    OpenAICompatibleRouting,
+    Routing,
+)
 from core.plugins import PluginProblem, Registry, import_object
 from core.protocols import TargetAdapter
 from core.redaction import Redactor
+
+if TYPE_CHECKING:
+    from adapters.batch import BatchClient
 
 ENTRY_POINT_GROUP = "seval.adapters"
 FALLBACK = "litellm"
@@ -47,7 +56,19 @@ class AdapterTarget:
     api_key: str | None = None
     redactor: Redactor = field(default_factory=Redactor)
     options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    api_version: str | None = None
+    """The vendor API version where the wire names one (Azure OpenAI's ``api-version``)."""
     extra_body: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    """Fields merged into every request body (never logged)."""
+    headers: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    """HTTP headers sent with every request (never logged)."""
+
+    def extra_params(self) -> dict[str, Any]:
+        """``extra_body`` plus ``headers`` as ``extra_headers``: the chat-completions adapters' form."""
+        params: dict[str, Any] = dict(self.extra_body)
+        if self.headers:
+            params["extra_headers"] = dict(self.headers)
+        return params
 
 
 class AdapterFactory(Protocol):
@@ -81,6 +102,8 @@ class AdapterSpec:
     """``"module:callable"`` making a ``SharedResource`` inside the running loop, or None."""
     options_model: str | None = None
     """``"module:Model"``: a pydantic model the target's ``options`` must satisfy (None: no options)."""
+    batch: str | None = None
+    """``"module:callable"`` building an ``adapters.batch.BatchClient`` (None: no batch mode)."""
 
     def speaks(self, provider: str | None, api_base: str | None) -> bool:
         """True when this adapter sends exactly what the vendor expects for this target."""
@@ -119,6 +142,14 @@ class AdapterSpec:
             )
         return adapter
 
+    def create_batch(self, target: AdapterTarget, shared: Any = None) -> BatchClient:
+        """The vendor batch client for ``target``; ``ValueError`` when this adapter has none."""
+        if self.batch is None:
+            raise ValueError(f"adapter `{self.name}` has no batch mode")
+        factory: Any = import_object(self.batch)
+        client: BatchClient = factory(target, shared)
+        return client
+
     def open_shared(self) -> SharedResource | None:
         """A fresh shared resource for a run (call inside the running loop), or None."""
         if self.shared is None:
@@ -137,6 +168,33 @@ BUILTIN_ADAPTERS: tuple[AdapterSpec, ...] = (
         description="Lean aiohttp client for OpenAI-compatible chat-completions endpoints (the fast path).",
         auto=True,
         shared="adapters.openai_adapter:ClientPool",
+        batch="adapters.batch:openai_batch",
+    ),
+    AdapterSpec(
+        name="anthropic",
+        factory="adapters.anthropic_adapter:create",
+        routing=NativeRouting("anthropic"),
+        description="Lean aiohttp client for the Anthropic Messages API (SSE events, refusals, 529s).",
+        auto=True,
+        shared="adapters.fast_transport:ClientPool",
+        batch="adapters.batch:anthropic_batch",
+    ),
+    AdapterSpec(
+        name="gemini",
+        factory="adapters.gemini_adapter:create",
+        routing=NativeRouting("gemini"),
+        description="Lean aiohttp client for Gemini generateContent / streamGenerateContent.",
+        auto=True,
+        shared="adapters.fast_transport:ClientPool",
+    ),
+    AdapterSpec(
+        name="azure",
+        factory="adapters.azure_adapter:create",
+        routing=NativeRouting("azure", needs_base=True),
+        description="Lean aiohttp client for Azure OpenAI deployments (api-version, content filters).",
+        auto=True,
+        shared="adapters.fast_transport:ClientPool",
+        batch="adapters.batch:azure_batch",
     ),
     AdapterSpec(
         name="litellm",
@@ -232,6 +290,7 @@ class AdapterSet:
         self._registry = registry or default_registry()
         self._shared: dict[str, SharedResource | None] = {}
         self._adapters: list[TargetAdapter] = []
+        self._batch: list[BatchClient] = []
 
     def build(self, adapter: str, target: AdapterTarget) -> TargetAdapter:
         """A new adapter of kind ``adapter`` for ``target``, closed with this set."""
@@ -242,8 +301,21 @@ class AdapterSet:
         self._adapters.append(built)
         return built
 
+    def build_batch(self, adapter: str, target: AdapterTarget) -> BatchClient:
+        """The batch client of kind ``adapter`` for ``target`` (on the same shared resource), closed
+        with this set."""
+        spec = self._registry.get(adapter)
+        if adapter not in self._shared:
+            self._shared[adapter] = spec.open_shared()
+        client = spec.create_batch(target, self._shared[adapter])
+        self._batch.append(client)
+        return client
+
     async def aclose(self) -> None:
         """Close every adapter, then the shared resources (idempotent)."""
+        batch, self._batch = self._batch, []
+        for client in batch:
+            await client.aclose()
         adapters, self._adapters = self._adapters, []
         shared, self._shared = self._shared, {}
         for adapter in adapters:

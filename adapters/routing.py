@@ -88,6 +88,46 @@ class OpenAICompatibleRouting:
         return None
 
 
+NATIVE_BASES: Mapping[str, str] = MappingProxyType(
+    {
+        "anthropic": "https://api.anthropic.com",
+        "gemini": "https://generativelanguage.googleapis.com/v1beta",
+    }
+)
+"""Public endpoints of the providers whose native protocol has a lean adapter of its own."""
+
+
+@dataclass(frozen=True, slots=True)
+class NativeRouting:
+    """An adapter speaking one provider's own protocol (Anthropic Messages, Gemini generateContent,
+    Azure OpenAI deployments): exact for that provider's models alone, at its public endpoint or
+    the target's ``api_base``; ``needs_base`` for providers with no public endpoint (Azure)."""
+
+    provider: str
+    needs_base: bool = False
+
+    @property
+    def providers(self) -> frozenset[str]:
+        """The one provider it speaks."""
+        return frozenset({self.provider})
+
+    def speaks(self, provider: str | None, api_base: str | None) -> bool:
+        """Exact for its provider's models (with an ``api_base`` where the provider has no default)."""
+        return provider == self.provider and (api_base is not None or not self.needs_base)
+
+    def default_base(self, provider: str | None) -> str | None:
+        """The provider's public endpoint (None for Azure: every resource has its own)."""
+        return NATIVE_BASES.get(self.provider) if provider == self.provider else None
+
+    def problem(self, adapter: str, provider: str | None, api_base: str | None) -> str | None:
+        """Other providers' models, and an Azure target without its resource URL."""
+        if provider != self.provider:
+            return f"adapter `{adapter}` speaks only `{self.provider}/...` models"
+        if self.needs_base and api_base is None:
+            return f"adapter `{adapter}` needs `api_base` (the resource endpoint, https://NAME.openai.azure.com)"
+        return None
+
+
 @dataclass(frozen=True, slots=True)
 class EveryProviderRouting:
     """An adapter that speaks every provider natively (litellm): the fallback wherever no leaner

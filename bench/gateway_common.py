@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import httpx
 
+    from core.protocols import TargetAdapter
+
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 IN_FLIGHT = 64
@@ -192,3 +194,56 @@ async def gateway_run(
     if result.status != "completed" or done != items or (critic and scored != items):
         raise SystemExit(f"{name}: {result.status}, {done} completed, {scored} scored of {items}: {result}")
     return wall, cpu
+
+
+NATIVE_WIRES = ("anthropic", "gemini", "azure")
+"""Vendors with a native lean adapter, measured against litellm on the same simulated wire."""
+
+
+def wire_target(wire: str, root_url: str) -> tuple[str, str, dict[str, object]]:
+    """(litellm model string, api_base, extra litellm params) reaching ``wire`` on the simulated vendor."""
+    if wire == "anthropic":
+        return "anthropic/sim-compliant", root_url, {}
+    if wire == "gemini":
+        return "gemini/sim-compliant", root_url + "/v1beta", {}
+    return "azure/sim-deploy", root_url, {"api_version": "2024-10-21"}
+
+
+def native_adapter_for(wire: str, root_url: str, api_key: str) -> TargetAdapter:
+    """The native lean adapter for ``wire`` pointed at the simulated vendor (its own session)."""
+    from adapters.registry import AdapterTarget, default_registry
+
+    model, base, extra = wire_target(wire, root_url)
+    version = extra.get("api_version")
+    target = AdapterTarget(
+        model=model,
+        provider=wire,
+        api_base=base,
+        api_key=api_key,
+        api_version=version if isinstance(version, str) else None,
+    )
+    return default_registry().get(wire).create(target)
+
+
+async def litellm_wire_chat(wire: str, root_url: str, prompt: str, *, api_key: str) -> bool:
+    """One bare streamed ``litellm.acompletion`` on ``wire`` (no retries, text kept): text and a stop?"""
+    import litellm
+
+    model, base, extra = wire_target(wire, root_url)
+    stream = await litellm.acompletion(
+        model=model,
+        api_base=base,
+        api_key=api_key,
+        messages=[{"role": "user", "content": prompt}],
+        stream=True,
+        num_retries=0,
+        **extra,
+    )
+    parts: list[str] = []
+    finish = None
+    async for chunk in stream:
+        if chunk.choices:
+            if chunk.choices[0].delta.content:
+                parts.append(chunk.choices[0].delta.content)
+            finish = chunk.choices[0].finish_reason or finish
+    return finish == "stop" and bool(parts)

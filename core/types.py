@@ -257,6 +257,8 @@ class ResponseRecord:
     attempts: int
     error: str | None
     cached_from: str | None = None
+    block_category: str | None = None
+    """The vendor's block categories (``violence``, ``HARM_CATEGORY_HATE_SPEECH``), comma-joined."""
 
 
 @dataclass(frozen=True, slots=True)

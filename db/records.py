@@ -68,6 +68,7 @@ def response_to_row(rec: ResponseRecord, max_chars: int, now: datetime) -> dict[
     row["error"] = _clean_opt(rec.error, max_chars)
     row["finish_reason"] = _clean_opt(rec.finish_reason, _FINISH_REASON_MAX)
     row["vendor_code"] = _clean_opt(rec.vendor_code, _VENDOR_CODE_MAX)
+    row["block_category"] = _clean_opt(rec.block_category, _VENDOR_CODE_MAX)
     row["created_at"] = now
     return row
 

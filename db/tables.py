@@ -134,6 +134,7 @@ class ResponseRow(SQLModel, table=True):
     attempts: int = Field(default=1)
     error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     cached_from: str | None = Field(default=None, max_length=64)
+    block_category: str | None = Field(default=None, max_length=200)
     created_at: datetime = Field(default_factory=utcnow, sa_column=_stamp())
 
 
@@ -265,3 +266,24 @@ class CriticValidationRow(SQLModel, table=True):
     unsafe_recall: float | None = Field(default=None)
     errors: int = Field(default=0)
     created_at: datetime = Field(default_factory=utcnow, sa_column=_stamp())
+
+
+class BatchJobRow(SQLModel, table=True):
+    """One vendor batch job of a run's target (``mode: batch``): which work keys it carries and what
+    the vendor last said. A job is recorded as ``submitting`` before the vendor is asked to create
+    it, gets its ``batch_id`` right after, and is ``collected`` once its results are stored, so a
+    killed run polls its open jobs again instead of sending their items a second time."""
+
+    __tablename__ = "batch_jobs"
+    __table_args__ = (Index("ix_batch_jobs_run_target", "run_id", "target"),)
+
+    id: str = Field(primary_key=True, max_length=64)
+    run_id: str = Field(max_length=64)
+    target: str = Field(max_length=200)
+    batch_id: str | None = Field(default=None, max_length=200)
+    state: str = Field(max_length=16)
+    vendor_status: str = Field(default="", max_length=32)
+    items: int = Field(default=0)
+    work_keys_json: str = Field(default="[]", sa_column=Column(Text, nullable=False, default="[]"))
+    created_at: float
+    updated_at: float

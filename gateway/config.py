@@ -31,7 +31,7 @@ from pydantic import (
 
 from adapters.registry import AdapterTarget, default_registry
 from core.errors import ConfigError, UnknownPluginError
-from core.redaction import Redactor
+from core.redaction import REDACTED, Redactor
 from core.types import CaseKind, Decoding, stable_hash
 
 DEFAULT_DB_URL = "sqlite+aiosqlite:///seval.db"
@@ -101,6 +101,19 @@ class Prices(_Frozen):
     output_per_1m: float = Field(ge=0, description="USD per 1M completion tokens.")
 
 
+class BatchSettings(_Frozen):
+    """How a `mode: batch` target uses its vendor's batch API."""
+
+    price_factor: float = Field(
+        default=0.5, gt=0, le=1, description="Batch price as a share of the streaming price (vendors: half)."
+    )
+    max_items: int = Field(default=10_000, ge=1, le=50_000, description="Requests per batch job.")
+    poll_s: float = Field(default=30.0, gt=0, description="Seconds between polls of an open job.")
+    max_wait_s: float = Field(
+        default=86_400.0, gt=0, description="Longest one session waits for its jobs (they keep running)."
+    )
+
+
 class TargetConfig(_Frozen):
     """One model under test."""
 
@@ -125,9 +138,10 @@ class TargetConfig(_Frozen):
     )
     adapter: str = Field(
         default="litellm",
-        description="`openai` (lean, exact for OpenAI-compatible endpoints), `litellm` (every vendor), "
-        "`scripted` (in-memory answers from `options`, no network) or an installed plugin's name. "
-        "Default: `openai` wherever it is exact, else `litellm`.",
+        description="`openai` (lean, exact for OpenAI-compatible endpoints), the native lean `anthropic`, "
+        "`gemini` and `azure` adapters, `litellm` (every vendor), `scripted` (in-memory answers from "
+        "`options`, no network) or an installed plugin's name. Default: a lean one wherever it is exact, "
+        "else `litellm`.",
     )
     options: dict[str, Any] = Field(
         default_factory=dict,
@@ -138,6 +152,26 @@ class TargetConfig(_Frozen):
         default_factory=DecodingSetting, description="Defaults under the run's decoding settings."
     )
     prices: Prices | None = Field(default=None, description="Prices when litellm's cost map lacks the model.")
+    api_version: str | None = Field(
+        default=None, description="Azure OpenAI `api-version` (default 2024-10-21)."
+    )
+    extra_body: dict[str, Any] | None = Field(
+        default=None,
+        description="Fields merged into every request body as sent to the vendor (never logged; part of "
+        "the run id, as they change the answers).",
+    )
+    headers: dict[str, str] | None = Field(
+        default=None,
+        description="HTTP headers sent to the vendor (never logged; names and non-secret values are part "
+        "of the run id, secret-looking values are redacted there).",
+    )
+    stream: bool | None = Field(default=None, description="Stream this target (default: `request.stream`).")
+    mode: Literal["online", "batch"] = Field(
+        default="online",
+        description="`batch`: send through the vendor's batch API (OpenAI, Azure OpenAI, Anthropic) at "
+        "batch prices; results arrive within the vendor's window, and a rerun polls instead of resending.",
+    )
+    batch: BatchSettings = Field(default_factory=BatchSettings, description="Batch-mode settings.")
 
     @field_validator("name")
     @classmethod
@@ -191,6 +225,8 @@ class TargetConfig(_Frozen):
         problem = default_registry().get(self.adapter).problem(provider, self.api_base)
         if problem is not None:
             raise ValueError(problem)
+        if self.mode == "batch" and default_registry().get(self.adapter).batch is None:
+            raise ValueError(f"adapter `{self.adapter}` has no batch mode (use openai, azure or anthropic)")
         return self
 
     @property
@@ -219,6 +255,9 @@ class TargetConfig(_Frozen):
             api_key=api_key,
             redactor=redactor,
             options=self.options,
+            api_version=self.api_version,
+            extra_body=self.extra_body or {},
+            headers=self.headers or {},
         )
 
     def work_spec(self) -> dict[str, Any]:
@@ -229,6 +268,7 @@ class TargetConfig(_Frozen):
             "api_base": self.api_base,
             "adapter": self.adapter,
             "decoding": self.decoding.model_dump(mode="json"),
+            **self._vendor_spec(),
         }
         if self.endpoint_name is not None:  # the user names the endpoint; its address may change
             del spec["api_base"]
@@ -236,6 +276,39 @@ class TargetConfig(_Frozen):
         if self.options:  # only when set, so the run ids of targets without options stay as they were
             spec["options"] = self.options
         return spec
+
+    def _vendor_spec(self) -> dict[str, Any]:
+        """The per-vendor fields that change answers, present only when set (older run ids stay).
+
+        Header values that look like secrets are redacted: the run id must not depend on (or leak)
+        a credential, and rotating a key does not change what the target answers.
+        """
+        spec: dict[str, Any] = {}
+        if self.api_version is not None:
+            spec["api_version"] = self.api_version
+        redactor = Redactor()
+        if self.extra_body:
+            spec["extra_body"] = _redact_values(self.extra_body, redactor)
+        if self.headers:
+            spec["headers"] = {
+                k.lower(): REDACTED if _SECRET_HEADER.search(k) else redactor.redact(v)
+                for k, v in sorted(self.headers.items())
+            }
+        return spec
+
+
+_SECRET_HEADER = re.compile(r"(?i)auth|key|token|secret|cookie|signature|password|credential")
+
+
+def _redact_values(value: Any, redactor: Redactor) -> Any:
+    """``value`` with every string inside it redacted (for the stored run spec)."""
+    if isinstance(value, str):
+        return redactor.redact(value)
+    if isinstance(value, dict):
+        return {k: _redact_values(v, redactor) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact_values(v, redactor) for v in value]
+    return value
 
 
 def provider_of(model: str, api_base: str | None = None) -> str | None:
@@ -249,8 +322,9 @@ def provider_of(model: str, api_base: str | None = None) -> str | None:
 
 
 def default_adapter(model: str, api_base: str | None) -> str:
-    """The adapter a target gets when it names none: `openai` wherever the lean adapter is exact
-    (OpenAI-compatible providers or a bare URL), else `litellm` (asked of the adapter registry)."""
+    """The adapter a target gets when it names none: a lean one wherever it is exact (`openai` for
+    OpenAI-compatible providers or a bare URL, `anthropic`, `gemini`, `azure` with its endpoint),
+    else `litellm` (asked of the adapter registry)."""
     return default_registry().default_for(model, api_base)
 
 

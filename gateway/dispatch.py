@@ -198,7 +198,7 @@ class TargetRunner:
         request = ChatRequest(
             prompt=case.text,
             decoding=item.decoding,
-            stream=req.stream,
+            stream=req.stream if self.target.stream is None else self.target.stream,
             system=req.system,
             max_response_chars=req.max_response_chars,
             timeout_s=req.timeout_s,
@@ -278,6 +278,7 @@ class TargetRunner:
             attempts=attempts,
             error=result.error,
             cached_from=cached_from,
+            block_category=",".join(result.categories) or None,
         )
 
 
@@ -293,5 +294,6 @@ def _attempt_of(rec: ResponseRecord) -> AttemptResult:
         latency_s=rec.latency_ms / 1000.0,
         ttft_s=rec.ttft_ms / 1000.0 if rec.ttft_ms is not None else None,
         truncated=rec.truncated,
+        categories=tuple(rec.block_category.split(",")) if rec.block_category else (),
         error=rec.error,
     )

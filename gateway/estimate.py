@@ -69,6 +69,8 @@ class TargetEstimate:
     cost_usd: float | None  # None: no price known (config or litellm's cost map)
     cached: int = 0
     """Items the response cache would answer: not sent, not paid."""
+    batch_saving_usd: float | None = None
+    """For `mode: batch` targets: streaming cost minus the batch cost (``cost_usd``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,10 +167,20 @@ async def estimate(
     for t in config.targets:
         price = price_for(t)
         cost = price.cost(prompt[t.name], completion[t.name]) if price.known else None
+        saving = None
+        if cost is not None and t.mode == "batch":
+            cost, saving = cost * t.batch.price_factor, cost * (1 - t.batch.price_factor)
         already = len(done.get(t.name, set()))
         targets.append(
             TargetEstimate(
-                t.name, calls[t.name], already, prompt[t.name], completion[t.name], cost, cached[t.name]
+                t.name,
+                calls[t.name],
+                already,
+                prompt[t.name],
+                completion[t.name],
+                cost,
+                cached[t.name],
+                saving,
             )
         )
     return RunEstimate(

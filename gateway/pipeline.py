@@ -20,12 +20,14 @@ import contextlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from adapters.batch import BatchClient
 from core.protocols import Critic, TargetAdapter
 from core.redaction import Redactor
 from core.types import AttemptResult, Case, CaseKind, CritiqueItem, SkippedRow
 from db.store import RETRYABLE_OUTCOMES, Store
 from db.tables import RunTargetRow
 from db.writer import BatchWriter
+from gateway.batch_runner import BatchRunner
 from gateway.budget import Budget, Price, price_for
 from gateway.config import RunConfig
 from gateway.critic_stage import CriticStage, CriticStats
@@ -58,6 +60,8 @@ class Wiring:
     redactor: Redactor = field(default_factory=Redactor)
     policy: CallPolicy | None = None
     """The call policy shared with the attack generator; None: one for the targets alone."""
+    batch_clients: Mapping[str, BatchClient] = field(default_factory=dict)
+    """The vendor batch clients of the `mode: batch` targets, by target name."""
 
 
 async def execute(
@@ -139,8 +143,9 @@ async def execute(
 
             for t in config.targets:
                 adapter = wiring.adapters[t.name]
+                batch = {"store": store, "client": wiring.batch_clients[t.name]} if t.mode == "batch" else {}
                 runners.append(
-                    TargetRunner(
+                    (BatchRunner if batch else TargetRunner)(
                         run_id=run_id,
                         config=config,
                         target=t,
@@ -155,6 +160,7 @@ async def execute(
                         on_pause=on_pause,
                         done_keys=done_keys.pop(t.name),  # the runner owns it from here
                         stats=stats[t.name],
+                        **batch,  # type: ignore[arg-type]
                     )
                 )
             stage_task = asyncio.create_task(stage.run()) if stage is not None else None

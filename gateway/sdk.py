@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+from adapters.batch import BatchClient
 from adapters.registry import AdapterSet, default_registry
 from core.errors import ConfigError
 from core.protocols import Critic, TargetAdapter
@@ -88,7 +89,7 @@ async def run(
     store = await Store.open(cfg.db_url)
     try:
         async with contextlib.AsyncExitStack() as stack:
-            adapters = await stack.enter_async_context(_adapters(cfg, keys, redactor))
+            adapters, batch_clients = await stack.enter_async_context(_adapters(cfg, keys, redactor))
             generator = _generator(cfg, redactor)
             if generator is not None:
                 stack.push_async_callback(generator.aclose)
@@ -119,6 +120,7 @@ async def run(
                 expander=expander,
                 redactor=redactor,
                 policy=policy,
+                batch_clients=batch_clients,
             )
             try:
                 return await execute(
@@ -146,10 +148,16 @@ def run_sync(config: RunConfig | str | Path, **kwargs: Any) -> RunResult:
 @contextlib.asynccontextmanager
 async def _adapters(
     cfg: RunConfig, keys: dict[str, str | None], redactor: Redactor
-) -> AsyncIterator[dict[str, TargetAdapter]]:
+) -> AsyncIterator[tuple[dict[str, TargetAdapter], dict[str, BatchClient]]]:
     built = AdapterSet()  # one shared resource per adapter kind (the openai adapter's pools)
     try:
-        yield {t.name: build_adapter(t, keys[t.name], redactor, built) for t in cfg.targets}
+        adapters = {t.name: build_adapter(t, keys[t.name], redactor, built) for t in cfg.targets}
+        batch = {
+            t.name: built.build_batch(t.adapter, t.adapter_target(keys[t.name], redactor))
+            for t in cfg.targets
+            if t.mode == "batch"
+        }
+        yield adapters, batch
     finally:
         await built.aclose()
 

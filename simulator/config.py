@@ -45,6 +45,17 @@ class VendorConfig(BaseModel):
         None, description="When set, requests must carry this key (else 401 in the vendor's format)."
     )
     record_prompts: bool = Field(True, description="Keep every received prompt in the stats.")
+    batch_seconds: float = Field(
+        1.0,
+        ge=0,
+        description="A batch job's completion window, compressed: it ends this long after creation.",
+    )
+    batch_expire_rate: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="Share of batch lines (by hash of their custom_id) that expire unanswered.",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> VendorConfig:

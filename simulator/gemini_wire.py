@@ -239,6 +239,8 @@ SCENARIOS: dict[str, Scenario] = {
     "prohibited_content": _output_blocked("PROHIBITED_CONTENT"),
     "recitation": _output_blocked("RECITATION"),
     "other": _output_blocked("OTHER"),
+    "blocklist": _output_blocked("BLOCKLIST"),
+    "spii": _output_blocked("SPII"),
     "rate_limit": _status(429, _quota("Minute", "generate_content_free_tier_requests", 17)),
     "daily_quota": _status(429, _quota("Day", "generate_content_free_tier_requests", 43)),
     "http_500": _status(

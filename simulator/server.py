@@ -6,6 +6,8 @@ Routes (matched on the path's end, so any base URL works):
 - ``.../messages``: Anthropic Messages API.
 - ``.../models/{model}:generateContent`` and ``:streamGenerateContent`` (``?alt=sse``): Gemini API.
 - ``.../model/{model}/converse`` and ``/converse-stream``: Bedrock Converse.
+- Batch APIs (``simulator.batch``): OpenAI / Azure ``.../files`` and ``.../batches``, Anthropic
+  ``.../messages/batches``, completed after ``batch_seconds``.
 - ``GET /v1/models``; ``GET /sim/stats`` (``?prompts=1``); ``POST /sim/reset``; ``GET /health``.
 
 A fault scenario is chosen per request by the model name ``sim-fault/<scenario>`` or the header
@@ -26,6 +28,7 @@ from typing import Any
 import orjson
 
 from simulator import anthropic_wire, bedrock_wire, gemini_wire, openai_wire
+from simulator.batch import BatchDesk
 from simulator.behaviour import MODEL_NAMES, Reply, decide, digest, unit
 from simulator.config import VendorConfig
 from simulator.httpserver import HttpServer, Request, Responder
@@ -66,6 +69,9 @@ class SimulatedVendor:
         self._limiters: dict[str, RequestLimiter] = {}
         self._attempts: dict[tuple[str, str], int] = {}
         self._port: int | None = None
+        self._batches = BatchDesk(
+            self.config, self.stats, lambda wire, request, out: self._serve(wire, None, False, request, out)
+        )
 
     # lifecycle
     async def start(self, port: int = 0) -> str:
@@ -105,6 +111,9 @@ class SimulatedVendor:
     # request handling
     async def _handle(self, request: Request, responder: Responder) -> None:
         path = request.path
+        if BatchDesk.handles(path):
+            await self._batches.handle(request, responder)
+            return
         if request.method == "GET":
             self._get(request, responder)
             return
@@ -115,6 +124,10 @@ class SimulatedVendor:
             send_json(responder, 200, {"ok": True})
             return
         wire, url_model, url_stream = _route(path)
+        if "/openai/deployments/" in path and "api-version" not in request.query:
+            # Azure OpenAI answers a deployment URL without api-version with a 404
+            send_json(responder, 404, {"error": {"code": "404", "message": "Resource not found"}})
+            return
         if wire is None:
             send_json(
                 responder, 404, {"error": {"message": f"no route for POST {path}", "type": "not_found"}}

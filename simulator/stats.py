@@ -33,6 +33,10 @@ class VendorStats:
     by_model: Counter[str] = field(default_factory=Counter)
     by_status: Counter[int] = field(default_factory=Counter)
     received: list[Received] = field(default_factory=list)
+    batches_created: int = 0
+    batch_lines: int = 0
+    batch_lines_repeated: int = 0
+    """Batch lines whose custom_id an earlier batch already carried (a resubmission)."""
 
     def prompts(self, model: str | None = None) -> list[str]:
         """Received prompts in arrival order (only those for ``model`` when given)."""
@@ -47,6 +51,7 @@ class VendorStats:
         self.by_model.clear()
         self.by_status.clear()
         self.received.clear()
+        self.batches_created = self.batch_lines = self.batch_lines_repeated = 0
 
     def snapshot(self, *, with_prompts: bool = False) -> dict[str, Any]:
         """A JSON-ready copy (served at ``GET /sim/stats``; ``?prompts=1`` adds the prompts)."""
@@ -57,6 +62,9 @@ class VendorStats:
             "blocks": dict(self.blocks),
             "by_model": dict(self.by_model),
             "by_status": {str(k): v for k, v in self.by_status.items()},
+            "batches_created": self.batches_created,
+            "batch_lines": self.batch_lines,
+            "batch_lines_repeated": self.batch_lines_repeated,
         }
         if with_prompts:
             data["received"] = [

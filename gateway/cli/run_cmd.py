@@ -7,6 +7,7 @@ store are imported inside the commands.
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -16,6 +17,7 @@ from gateway.cli.db_cmd import DbOption
 
 if TYPE_CHECKING:
     from core.records import StoredRun
+    from db.batch_jobs import BatchJob
     from db.store import Store
     from gateway.config import RunConfig
     from gateway.estimate import RunEstimate
@@ -147,6 +149,8 @@ def _print_estimate(est: RunEstimate) -> None:
         table.add_column(col, justify="left" if col == "target" else "right")
     for t in est.targets:
         cost = "unknown (no price)" if t.cost_usd is None else f"{t.cost_usd:.4f}"
+        if t.batch_saving_usd is not None:
+            cost += f" (batch: saves {t.batch_saving_usd:.4f})"
         table.add_row(
             t.name,
             f"{t.calls:,}",
@@ -160,7 +164,9 @@ def _print_estimate(est: RunEstimate) -> None:
     for axis, counts in est.breakdown.items():
         typer.echo(f"source cases by {axis}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
     total = "unknown" if est.cost_usd is None else f"${est.cost_usd:.4f}"
-    typer.echo(f"total: {est.calls:,} calls, {total}; nothing was sent")
+    saving = sum(t.batch_saving_usd or 0.0 for t in est.targets)
+    batch = f" (batch prices save ${saving:.4f})" if saving else ""
+    typer.echo(f"total: {est.calls:,} calls, {total}{batch}; nothing was sent")
     j = est.judge
     if j is not None:
         cost = "unknown (no price)" if j.cost_max_usd is None else f"${j.cost_max_usd:.4f}"
@@ -238,7 +244,7 @@ def runs_show(
     db: DbOption = None,
 ) -> None:
     """A run's status, targets, outcomes, spend and verdicts."""
-    result, usage = asyncio.run(_show(ref, db or _default_db()))
+    result, usage, jobs = asyncio.run(_show(ref, db or _default_db()))
     _print_result(result)
     for u in usage:
         typer.echo(
@@ -247,8 +253,15 @@ def runs_show(
             f"(apart from the targets' spend); {u.errors:,} critic errors"
         )
 
+    for target in sorted({j.target for j in jobs}):
+        mine = [j for j in jobs if j.target == target]
+        states = ", ".join(f"{k} {v}" for k, v in sorted(Counter(j.state for j in mine).items()))
+        waiting = sum(j.items for j in mine if j.state == "submitted")
+        typer.echo(f"  batch jobs of {target}: {len(mine)} ({states}); {waiting} items awaiting the vendor")
 
-async def _show(ref: str, db_url: str) -> tuple[RunResult, list[Any]]:
+
+
+async def _show(ref: str, db_url: str) -> tuple[RunResult, list[Any], list[BatchJob]]:
     from db.critic_records import critic_usage
     from db.store import StoreError
     from gateway.pipeline import collect_result
@@ -261,7 +274,13 @@ async def _show(ref: str, db_url: str) -> tuple[RunResult, list[Any]]:
             raise _fail(str(exc)) from None
         if run is None:
             raise _fail(f"no run matches {ref!r}")
-        return await collect_result(store, run.id, None, [], None), await critic_usage(store.engine, run.id)
+        from db.batch_jobs import jobs
+
+        return (
+            await collect_result(store, run.id, None, [], None),
+            await critic_usage(store.engine, run.id),
+            await jobs(store, run.id),
+        )
     finally:
         await store.close()
 

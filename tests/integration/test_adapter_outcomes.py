@@ -64,6 +64,9 @@ class Row:
     # litellm-specific expectation where litellm hides something the fast adapter sees (with reason)
     litellm_streamed: Expect | None = None
     litellm_reason: str = ""
+    # native-adapter expectation where it sees more than litellm does (usage, the raw stream error)
+    native_plain: Expect | None = None
+    native_streamed: Expect | None = None
     decoding: Decoding = field(default_factory=lambda: Decoding(max_tokens=200))
 
 
@@ -209,6 +212,7 @@ ANTHROPIC_ROWS = [
         "stream_error_event",
         Expect(TRANSIENT, "overloaded_error", 529),
         Expect(CUT, "stream_error", text=True),
+        native_streamed=Expect(CUT, "overloaded_error", text=True, usage=True),
     ),
     Row(
         "anthropic",
@@ -221,12 +225,14 @@ ANTHROPIC_ROWS = [
         "cut_after_first_chunk",
         Expect(TRANSIENT, "connection_error"),
         Expect(CUT, "connection_error", text=True),
+        native_streamed=Expect(CUT, "connection_error", text=True, usage=True),
     ),
     Row(
         "anthropic",
         "no_finish_reason",
         Expect(CUT, "no_finish_reason", text=True, usage=True),
         Expect(CUT, "no_finish_reason", text=True),
+        native_streamed=Expect(CUT, "no_finish_reason", text=True, usage=True),
     ),
     Row("anthropic", "auth_401", *both(Expect(PERMANENT, "authentication_error", 401, pause=True))),
     Row("anthropic", "auth_403", *both(Expect(PERMANENT, "permission_error", 403, pause=True))),
@@ -270,7 +276,7 @@ GEMINI_ROWS = [
             Expect(BLOCKED, s, usage=True, finish=s),
             Expect(BLOCKED, s, text=True, usage=True, finish=s),
         )
-        for s in ("PROHIBITED_CONTENT", "RECITATION", "OTHER")
+        for s in ("PROHIBITED_CONTENT", "RECITATION", "OTHER", "BLOCKLIST", "SPII")
     ),
     Row("gemini", "rate_limit", *both(Expect(TRANSIENT, "RESOURCE_EXHAUSTED", 429, retry_after=17.0))),
     Row(
@@ -299,6 +305,7 @@ GEMINI_ROWS = [
         "cut_after_first_chunk",
         Expect(TRANSIENT, "connection_error"),
         Expect(CUT, "connection_error", text=True),
+        native_streamed=Expect(CUT, "connection_error", text=True, usage=True),
     ),
     Row("gemini", "no_parts", *both(Expect(DONE, "STOP", usage=True, finish="STOP"))),
     Row("gemini", "auth_400", *both(Expect(PERMANENT, "API_KEY_INVALID", 400, pause=True))),
@@ -340,6 +347,9 @@ AZURE_ROWS = [
         "azure_output_filter",
         Expect(BLOCKED, "content_filter", categories=("violence",), usage=True, finish="content_filter"),
         Expect(BLOCKED, "content_filter", usage=True, finish="content_filter"),
+        native_streamed=Expect(
+            BLOCKED, "content_filter", categories=("violence",), usage=True, finish="content_filter"
+        ),
     ),
     Row(
         "azure",
@@ -364,10 +374,21 @@ def _model(row: Row) -> str:
     return f"sim-fault/{row.scenario}"
 
 
+# Which adapters run each wire's rows: ``fast`` is the lean OpenAI adapter, ``azure`` the native Azure
+# adapter on every OpenAI-wire shape (Azure speaks that wire), ``native`` the wire's own lean adapter.
+_KINDS = {
+    "openai": ("litellm", "fast", "azure"),
+    "azure": ("litellm", "native"),
+    "anthropic": ("litellm", "native"),
+    "gemini": ("litellm", "native"),
+    "bedrock": ("litellm",),
+}
+
+
 def _cases() -> list[object]:
     cases: list[object] = []
     for row in ROWS:
-        adapters = ("litellm", "fast") if row.wire == "openai" else ("litellm",)
+        adapters = _KINDS[row.wire]
         for adapter in adapters:
             for stream in (False, True):
                 cases.append(
@@ -384,6 +405,25 @@ def _cases() -> list[object]:
 def build_adapter(vendor: SimulatedVendor, row: Row, kind: str) -> TargetAdapter:
     """The adapter under test, pointed at the simulated vendor in the row's wire format."""
     model = _model(row)
+    if kind == "azure" or (kind == "native" and row.wire == "azure"):
+        from adapters.azure_adapter import AzureOpenAIAdapter
+
+        headers = {} if row.scenario.startswith("answer") else {"x-sim-fault": row.scenario}
+        return AzureOpenAIAdapter(
+            model="azure/sim-deploy",
+            api_key=API_KEY,
+            api_base=vendor.root_url,
+            api_version="2024-10-21",
+            extra_params={"extra_headers": headers},
+        )
+    if kind == "native" and row.wire == "anthropic":
+        from adapters.anthropic_adapter import AnthropicAdapter
+
+        return AnthropicAdapter(model=f"anthropic/{model}", api_key=API_KEY, api_base=vendor.root_url)
+    if kind == "native" and row.wire == "gemini":
+        from adapters.gemini_adapter import GeminiAdapter
+
+        return GeminiAdapter(model=f"gemini/{model}", api_key=API_KEY, api_base=vendor.root_url + "/v1beta")
     if kind == "fast":
         from adapters.openai_adapter import OpenAIAdapter
 
@@ -422,6 +462,9 @@ async def test_outcome(vendor: SimulatedVendor, row: Row, adapter_kind: str, str
     expect = row.streamed if stream else row.plain
     if adapter_kind == "litellm" and stream and row.litellm_streamed is not None:
         expect = row.litellm_streamed
+    native = row.native_streamed if stream else row.native_plain
+    if adapter_kind == "native" and native is not None:
+        expect = native
     adapter = build_adapter(vendor, row, adapter_kind)
     try:
         result = await adapter.send(

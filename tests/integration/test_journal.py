@@ -41,6 +41,11 @@ def test_a_line_round_trips_every_field() -> None:
     assert decode(encode(rec)) == rec
 
 
+def test_a_line_keeps_the_block_category() -> None:
+    rec = make_response("k2", outcome=Outcome.BLOCKED_BY_VENDOR, block_category="violence,hate")
+    assert decode(encode(rec)).block_category == "violence,hate"
+
+
 def test_stored_segments_are_deleted_and_a_clean_close_leaves_nothing(tmp_path: Path) -> None:
     journal = Journal(tmp_path, RUN, "w1", segment_rows=3)
     journal.open()

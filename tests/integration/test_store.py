@@ -40,7 +40,7 @@ async def test_dialect_and_schema_follow_url(store: Store, db_url: str) -> None:
             text("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema()")
         )
     assert f"search_path={schema}" in db_url
-    assert tables == 7  # six tables and alembic_version
+    assert tables == 13  # six tables, three for workers, batch_jobs, critic_usage, critic_validations, alembic_version
 
 
 async def test_start_and_resume_run_updates_planned_counts(store: Store) -> None:
@@ -379,6 +379,17 @@ async def test_response_round_trip_is_exact(store: Store) -> None:
     )
     await store.save_responses([rec])
     assert (await store.find_cached([rec.cache_key]))[rec.cache_key] == rec
+
+
+async def test_block_category_is_stored_and_read_back(store: Store) -> None:
+    await started(store)
+    rec = make_response(
+        "blk", outcome=Outcome.BLOCKED_BY_VENDOR, text="", block_category="HARM_CATEGORY_HATE_SPEECH"
+    )
+    await store.save_responses([rec])
+    assert (await store.find_cached([rec.cache_key]))[
+        rec.cache_key
+    ].block_category == "HARM_CATEGORY_HATE_SPEECH"
 
 
 async def test_open_without_create_requires_current_schema(db_url: str) -> None:

@@ -45,8 +45,28 @@ def closed_port_url() -> str:
     return f"http://127.0.0.1:{port}/v1"
 
 
+# Native adapters speak their vendor's own wire: its model prefix, its base URL on the simulated
+# vendor (which serves every wire on one port), and fault scenarios by header.
+NATIVE = {"anthropic": "", "gemini": "/v1beta", "azure": ""}
+# The same vendor behaviour under each wire's scenario names (Azure speaks the OpenAI wire).
+NATIVE_FAULTS = {
+    "anthropic": {"http_503": "overloaded", "content_filter": "content_filtering_policy"},
+    "gemini": {"content_filter": "safety"},
+    "azure": {"content_filter": "azure_output_filter"},
+}
+
+
 def target(adapter: str, model: str, url: str) -> TargetConfig:
-    return TargetConfig(name="t", model=model, api_base=url, adapter=adapter)
+    if adapter not in NATIVE:
+        return TargetConfig(name="t", model=model, api_base=url, adapter=adapter)
+    fault = model.removeprefix("sim-fault/") if model.startswith("sim-fault/") else None
+    return TargetConfig(
+        name="t",
+        model=f"{adapter}/{'sim-compliant' if fault else model}",
+        api_base=url.removesuffix("/v1") + NATIVE[adapter],
+        adapter=adapter,
+        headers={"x-sim-fault": NATIVE_FAULTS[adapter].get(fault, fault)} if fault else None,
+    )
 
 
 def build(pool: AdapterSet, adapter: str, model: str, url: str) -> TargetAdapter:
@@ -54,7 +74,7 @@ def build(pool: AdapterSet, adapter: str, model: str, url: str) -> TargetAdapter
 
 
 def test_every_builtin_is_registered() -> None:
-    assert {"openai", "litellm", "scripted"} <= set(ADAPTERS)
+    assert {"openai", "litellm", "scripted", "anthropic", "gemini", "azure"} <= set(ADAPTERS)
 
 
 @pytest.mark.parametrize("name", ADAPTERS)
@@ -140,7 +160,15 @@ def test_unknown_adapter_names_the_registered_ones() -> None:
 def test_routing_questions_are_answered_by_the_registry() -> None:
     registry = load_registry(plugins=[])
     assert registry.default_for("deepseek/deepseek-chat", None) == "openai"
-    assert registry.default_for("anthropic/claude", None) == "litellm"
+    assert registry.default_for("anthropic/claude", None) == "anthropic"
+    assert registry.default_for("gemini/gemini-2.0-flash", None) == "gemini"
+    assert registry.default_for("azure/my-deploy", "https://r.openai.azure.com") == "azure"
+    assert registry.default_for("azure/my-deploy", None) == "litellm"  # no resource URL: litellm's env
+    assert registry.default_for("bedrock/anthropic.claude-3", None) == "litellm"
+    assert registry.default_for("vertex_ai/gemini-pro", None) == "litellm"
+    only = registry.get("anthropic").problem("gemini", None)
+    assert only == "adapter `anthropic` speaks only `anthropic/...` models"
+    assert "needs `api_base`" in (registry.get("azure").problem("azure", None) or "")
     assert registry.default_for("scripted/m", None) == "litellm"  # scripted is chosen by name only
     assert registry.get("openai").default_base("groq") == "https://api.groq.com/openai/v1"
     assert registry.get("litellm").problem("gemini", None) is None
@@ -153,7 +181,7 @@ def test_validating_a_config_imports_no_adapter_module() -> None:
         "import sys; from gateway.config import TargetConfig; "
         "TargetConfig(name='a', model='openai/gpt-4o'); TargetConfig(name='b', model='gemini/g'); "
         "print(sorted(m for m in sys.modules if m in ('aiohttp', 'litellm') or "
-        "m in ('adapters.openai_adapter', 'adapters.litellm_adapter', 'adapters.scripted')))"
+        "m.startswith('adapters.') and m.endswith(('_adapter', 'scripted', 'fast_transport'))))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert out.stdout.strip() == "[]"

@@ -40,7 +40,7 @@ def test_good_config_loads_with_defaults(tmp_path: Path) -> None:
     cfg = load_run_config(write(tmp_path, GOOD))
     assert cfg.suites[0] == "sample"
     assert cfg.suites[1] == str((tmp_path / "data/mine.jsonl").resolve())
-    assert [t.adapter for t in cfg.targets] == ["openai", "litellm", "openai"]
+    assert [t.adapter for t in cfg.targets] == ["openai", "anthropic", "openai"]
     local = cfg.target("local")
     assert local.litellm_model == "openai/qwen2.5-7b"
     assert cfg.target("gpt").openai_base_url == "https://api.openai.com/v1"
@@ -62,9 +62,9 @@ def test_good_config_loads_with_defaults(tmp_path: Path) -> None:
         ("dashscope/qwen-max", None, "openai"),
         ("hosted_vllm/llama", "http://h:8000/v1", "openai"),
         ("hosted_vllm/llama", None, "litellm"),
-        ("anthropic/claude-3-5-haiku", None, "litellm"),
+        ("anthropic/claude-3-5-haiku", None, "anthropic"),
         ("azure/my-deploy", None, "litellm"),
-        ("gemini/gemini-2.0-flash", None, "litellm"),
+        ("gemini/gemini-2.0-flash", None, "gemini"),
         ("bedrock/anthropic.claude-v2", None, "litellm"),
         ("some-model", "http://h/v1", "openai"),
         ("meta-llama/Llama-3-8B", "http://h/v1", "openai"),
@@ -76,6 +76,35 @@ def test_adapter_default_per_provider(model: str, api_base: str | None, adapter:
     assert t.adapter == adapter
     if api_base is not None and "/" in model and not model.startswith("hosted_vllm/"):
         assert t.litellm_model == f"openai/{model}"  # a slash inside a served model's own name
+
+
+def test_native_adapters_and_vendor_fields() -> None:
+    azure = TargetConfig(name="t", model="azure/my-deploy", api_base="https://r.openai.azure.com")
+    assert (azure.adapter, azure.litellm_model) == ("azure", "azure/my-deploy")
+    with pytest.raises(ValueError, match="speaks only `gemini/"):
+        TargetConfig(name="t", model="anthropic/claude", adapter="gemini")
+    with pytest.raises(ValueError, match="`azure` needs `api_base`"):
+        TargetConfig(name="t", model="azure/d", adapter="azure")
+    secret = "sk-ant-api03-abcdefghijklmnopqrstuvwxyz"
+    t = TargetConfig(
+        name="t",
+        model="anthropic/claude",
+        extra_body={"metadata": {"user_id": "u1"}, "note": secret},
+        headers={"Anthropic-Beta": "tools-2024", "X-Auth": "plain-looking-value", "x-other": secret},
+    )
+    spec = t.work_spec()
+    assert spec["headers"] == {
+        "anthropic-beta": "tools-2024",
+        "x-auth": "[REDACTED]",
+        "x-other": "[REDACTED]",
+    }
+    assert spec["extra_body"] == {"metadata": {"user_id": "u1"}, "note": "[REDACTED]"}
+    assert secret not in str(spec)
+    # vendor fields change the answers, so they change the run's spec; unset ones leave it as before
+    plain = TargetConfig(name="t", model="anthropic/claude")
+    assert "headers" not in plain.work_spec()
+    assert "extra_body" not in plain.work_spec()
+    assert plain.work_spec() != TargetConfig(name="t", model="anthropic/claude", api_version="v").work_spec()
 
 
 def test_openai_adapter_refused_for_native_apis() -> None:
@@ -169,7 +198,7 @@ def test_attacks_need_attack_kind(tmp_path: Path) -> None:
 def test_documented_example_loads() -> None:
     example = Path(__file__).resolve().parents[2] / "examples" / "run.yaml"
     cfg = load_run_config(example)
-    assert [t.adapter for t in cfg.targets] == ["openai", "litellm", "openai"]
+    assert [t.adapter for t in cfg.targets] == ["openai", "anthropic", "openai"]
     assert cfg.attacks.apply
     assert len(cfg.decoding_settings()) == 2
 

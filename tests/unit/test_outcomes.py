@@ -369,3 +369,25 @@ def test_x_should_retry_overrides_the_status_but_never_a_block() -> None:
     assert classify_error_body(400, block, {"x-should-retry": "true"}).outcome is Outcome.BLOCKED_BY_VENDOR
     quota = {"error": {"code": "insufficient_quota"}}
     assert classify_error_body(429, quota, {"x-should-retry": "true"}).pause_target
+
+
+def test_retry_after_reads_anthropic_reset_times_of_exhausted_dimensions_only() -> None:
+    soon = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 40))
+    later = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 300))
+    headers = {
+        "retry-after": "3",
+        "anthropic-ratelimit-requests-remaining": "0",
+        "anthropic-ratelimit-requests-reset": soon,
+        "anthropic-ratelimit-output-tokens-remaining": "9000",
+        "anthropic-ratelimit-output-tokens-reset": later,  # not exhausted: says nothing about this 429
+    }
+    assert retry_after(headers) == pytest.approx(40, abs=2)
+    past = {
+        "anthropic-ratelimit-requests-remaining": "0",
+        "anthropic-ratelimit-requests-reset": "2020-01-01T00:00:00Z",
+    }
+    assert retry_after(past) is None
+    assert (
+        retry_after({"anthropic-ratelimit-tokens-remaining": "0", "anthropic-ratelimit-tokens-reset": "soon"})
+        is None
+    )

@@ -1,7 +1,7 @@
 """A judge's spend per run (critic_usage) and critic validations against human labels.
 
 Revision ID: 0004
-Revises: 0002 (on the critic branch; 0003 once the coordination-follow-up migration is merged)
+Revises: 0003
 Create Date: 2026-12-06
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0004"
-down_revision: str | Sequence[str] | None = "0002"
+down_revision: str | Sequence[str] | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
