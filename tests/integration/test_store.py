@@ -40,7 +40,7 @@ async def test_dialect_and_schema_follow_url(store: Store, db_url: str) -> None:
             text("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema()")
         )
     assert f"search_path={schema}" in db_url
-    assert tables == 13  # six tables, three for workers, batch_jobs, critic_usage, critic_validations, alembic_version
+    assert tables == 13  # 12 tables (migrations 0001-0004) and alembic_version
 
 
 async def test_start_and_resume_run_updates_planned_counts(store: Store) -> None:
