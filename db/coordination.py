@@ -276,7 +276,8 @@ class Coordination:
             worker_id=worker_id,
             lease_until=now + lease_s,
             claims=1,
-            items=0,
+            cases=0,
+            retryable=0,
         )
         stmt = insert.on_conflict_do_update(
             index_elements=["run_id", "shard"],
@@ -288,6 +289,23 @@ class Coordination:
             },
             where=and_(_SHARDS.c.state == HELD, _SHARDS.c.lease_until < now),
         ).returning(_SHARDS.c.shard)
+        async with self._write.begin() as conn:
+            return (await conn.execute(stmt)).first() is not None
+
+    async def claim_retry(self, run_id: str, shard: int, worker_id: str, *, lease_s: float) -> bool:
+        """Take a done ``shard`` that has retryable failures back, to send them again."""
+        now = time.time()
+        stmt = (
+            update(_SHARDS)
+            .where(
+                _SHARDS.c.run_id == run_id,
+                _SHARDS.c.shard == shard,
+                _SHARDS.c.state == DONE,
+                _SHARDS.c.retryable > 0,
+            )
+            .values(state=HELD, worker_id=worker_id, lease_until=now + lease_s, claims=_SHARDS.c.claims + 1)
+            .returning(_SHARDS.c.shard)
+        )
         async with self._write.begin() as conn:
             return (await conn.execute(stmt)).first() is not None
 
@@ -313,11 +331,20 @@ class Coordination:
         async with self._write.begin() as conn:
             return sorted(int(s) for s in (await conn.execute(stmt)).scalars())
 
-    async def finish(self, run_id: str, shards: Sequence[int], worker_id: str, items: Sequence[int]) -> int:
-        """Mark ``shards`` (held by ``worker_id``) done with their item counts; returns how many were."""
+    async def finish(
+        self,
+        run_id: str,
+        shards: Sequence[int],
+        worker_id: str,
+        cases: Sequence[int],
+        retryable: Sequence[int] | None = None,
+    ) -> int:
+        """Mark ``shards`` (held by ``worker_id``) done with the cases each sent and the items of each
+        stored as retryable failures; returns how many were marked."""
         finished = 0
+        retry = retryable if retryable is not None else [0] * len(shards)
         async with self._write.begin() as conn:
-            for shard, n in zip(shards, items, strict=True):
+            for shard, n, r in zip(shards, cases, retry, strict=True):
                 result = await conn.execute(
                     update(_SHARDS)
                     .where(
@@ -326,7 +353,7 @@ class Coordination:
                         _SHARDS.c.worker_id == worker_id,
                         _SHARDS.c.state == HELD,
                     )
-                    .values(state=DONE, items=n)
+                    .values(state=DONE, cases=n, retryable=r)
                 )
                 finished += result.rowcount
         return finished
@@ -345,11 +372,23 @@ class Coordination:
                 )
             )
 
-    async def done_shards(self, run_id: str) -> set[int]:
-        """Numbers of the run's finished shards (a few bytes each: one per block of source cases)."""
+    async def done_shards(self, run_id: str, *, settled_only: bool = False) -> set[int]:
+        """Numbers of the run's finished shards (a few bytes each: one per block of source cases);
+        with ``settled_only``, only those without retryable failures."""
         query = select(_SHARDS.c.shard).where(_SHARDS.c.run_id == run_id, _SHARDS.c.state == DONE)
+        if settled_only:
+            query = query.where(_SHARDS.c.retryable == 0)
         async with self._engine.connect() as conn:
             return {int(s) for s in (await conn.execute(query)).scalars()}
+
+    async def done_cases(self, run_id: str, shards: int) -> int | None:
+        """Cases sent from the run's done shards, when all ``shards`` of its plan are done."""
+        query = select(func.count(), func.coalesce(func.sum(_SHARDS.c.cases), 0)).where(
+            _SHARDS.c.run_id == run_id, _SHARDS.c.state == DONE, _SHARDS.c.shard >= 0
+        )
+        async with self._engine.connect() as conn:
+            count, cases = (await conn.execute(query)).one()
+        return int(cases) if int(count) == shards else None
 
     async def held_shards(self, run_id: str) -> list[tuple[int, str, float]]:
         """(shard, holder, lease_until) of every shard still held."""
@@ -421,8 +460,11 @@ class Coordination:
             await conn.execute(self._worker_reservation(run_id, worker_id, usd, 1))
         return True
 
-    async def settle(self, run_id: str, worker_id: str, *, reserved_usd: float, spent_usd: float) -> None:
-        """Replace one call's reservation of ``reserved_usd`` by its actual cost ``spent_usd``."""
+    async def settle(
+        self, run_id: str, worker_id: str, *, reserved_usd: float, spent_usd: float, calls: int = 1
+    ) -> None:
+        """Replace one item's reservation of ``reserved_usd`` by its actual cost ``spent_usd`` and the
+        ``calls`` it took (retries included)."""
         b = _BUDGET.c
         async with self._write.begin() as conn:
             await conn.execute(
@@ -432,7 +474,7 @@ class Coordination:
                     reserved_usd=b.reserved_usd - reserved_usd,
                     reserved_calls=b.reserved_calls - 1,
                     spent_usd=b.spent_usd + spent_usd,
-                    calls=b.calls + 1,
+                    calls=b.calls + calls,
                 )
             )
             await conn.execute(self._worker_reservation(run_id, worker_id, -reserved_usd, -1))
