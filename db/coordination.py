@@ -375,11 +375,16 @@ class Coordination:
     async def done_shards(self, run_id: str, *, settled_only: bool = False) -> set[int]:
         """Numbers of the run's finished shards (a few bytes each: one per block of source cases);
         with ``settled_only``, only those without retryable failures."""
-        query = select(_SHARDS.c.shard).where(_SHARDS.c.run_id == run_id, _SHARDS.c.state == DONE)
+        return set(await self.done_shard_cases(run_id, settled_only=settled_only))
+
+    async def done_shard_cases(self, run_id: str, *, settled_only: bool = False) -> dict[int, int]:
+        """The cases each finished shard sent, by shard number (``settled_only`` as in ``done_shards``)."""
+        s = _SHARDS.c
+        query = select(s.shard, s.cases).where(s.run_id == run_id, s.state == DONE, s.shard >= 0)
         if settled_only:
-            query = query.where(_SHARDS.c.retryable == 0)
+            query = query.where(s.retryable == 0)
         async with self._engine.connect() as conn:
-            return {int(s) for s in (await conn.execute(query)).scalars()}
+            return {int(shard): int(cases) for shard, cases in await conn.execute(query)}
 
     async def done_cases(self, run_id: str, shards: int) -> int | None:
         """Cases sent from the run's done shards, when all ``shards`` of its plan are done."""

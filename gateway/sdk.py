@@ -23,11 +23,12 @@ from adapters.registry import AdapterSet, default_registry
 from core.errors import ConfigError
 from core.protocols import Critic, TargetAdapter
 from core.redaction import Redactor
-from gateway.config import RunConfig, TargetConfig, load_run_config
+from gateway.config import Limits, RunConfig, TargetConfig, load_run_config
 from gateway.pipeline import Wiring, execute
-from gateway.policy import CallPolicy, LimiterRegistry, PolicyAdapter
+from gateway.policy import CallPolicy, LimiterRegistry, MakeLimiter, PolicyAdapter
 from gateway.progress import ProgressSink
 from gateway.run_results import RunResult
+from gateway.shards import WorkerOptions
 
 __all__ = ["RunResult", "resolve_config", "run", "run_sync"]
 
@@ -58,6 +59,7 @@ async def run(
     progress: ProgressSink | bool | None = None,
     stop: asyncio.Event | None = None,
     handle_signals: bool = False,
+    workers: WorkerOptions | None = None,
 ) -> RunResult:
     """Run (or resume) a sweep and return its result.
 
@@ -67,7 +69,9 @@ async def run(
     ``cache`` / ``retry_failed``. ``progress``:
     True for rich/log progress by terminal, or a ``ProgressSink``. Setting ``stop`` ends the run
     gracefully (status ``interrupted``); with ``handle_signals`` the first Ctrl-C / SIGTERM does
-    that and a second one cancels at once.
+    that and a second one cancels at once. ``workers`` says how this process takes part in a run
+    that several may work at once (leases, journal folder, ``redis_url`` for shared rate limits;
+    default: ``SEVAL_REDIS`` when set).
     """
     cfg = resolve_config(config, db_url=db_url)
     redactor = Redactor.from_env(cfg.key_env_names())
@@ -91,8 +95,14 @@ async def run(
             generator = _generator(cfg, redactor)
             if generator is not None:
                 stack.push_async_callback(generator.aclose)
+            options = workers or WorkerOptions(redis_url=os.environ.get("SEVAL_REDIS") or None)
+            make = (
+                await stack.enter_async_context(_shared_limits(options.redis_url, cfg))
+                if options.redis_url
+                else None
+            )
             # One policy (and one limiter per limit key) for the targets and the generator together.
-            policy = CallPolicy(cfg.retry, LimiterRegistry.for_run(cfg, adapters, generator))
+            policy = CallPolicy(cfg.retry, LimiterRegistry.for_run(cfg, adapters, generator, make=make))
             expander = _expander(cfg, policy, generator) if cfg.attacks.apply else None
             if handle_signals:
                 stack.enter_context(_signals(stop))
@@ -105,7 +115,13 @@ async def run(
                 policy=policy,
             )
             return await execute(
-                cfg, wiring, stop=stop, use_cache=use_cache, retry_failed=retry_failed, progress=sink
+                cfg,
+                wiring,
+                stop=stop,
+                use_cache=use_cache,
+                retry_failed=retry_failed,
+                progress=sink,
+                workers=options,
             )
     finally:
         await store.close()
@@ -192,6 +208,42 @@ def _expander(cfg: RunConfig, policy: CallPolicy, generator: TargetAdapter | Non
         allow_template_fallback=cfg.attacks.no_generator,
         languages=cfg.languages,
     )
+
+
+@contextlib.asynccontextmanager
+async def _shared_limits(url: str, cfg: RunConfig) -> AsyncIterator[MakeLimiter]:
+    """Limiters whose state lives in Redis at ``url``, shared by every worker of the sweep."""
+    from redis.asyncio import Redis
+
+    from gateway.shared_limits import SharedLimiter, SharedLimitError
+
+    client = Redis.from_url(url)
+    try:
+        await client.ping()
+    except Exception as exc:
+        await client.aclose()
+        raise SharedLimitError(f"cannot reach Redis for shared limits: {type(exc).__name__}") from None
+    made: list[SharedLimiter] = []
+
+    def make(key: str, limits: Limits) -> SharedLimiter:
+        limiter = SharedLimiter(
+            client,
+            key,
+            rpm=limits.rpm,
+            tpm=limits.tpm,
+            max_in_flight=limits.max_in_flight,
+            # A killed worker's slot frees once the longest call it could have been making is over.
+            slot_ttl_s=cfg.request.timeout_s + 30.0,
+        )
+        made.append(limiter)
+        return limiter
+
+    try:
+        yield make
+    finally:
+        for limiter in made:
+            await limiter.aclose()
+        await client.aclose()
 
 
 @contextlib.contextmanager

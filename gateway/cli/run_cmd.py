@@ -7,6 +7,7 @@ store are imported inside the commands.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -14,6 +15,7 @@ import typer
 
 if TYPE_CHECKING:
     from core.records import StoredRun
+    from db.coordination import ShardCounts, WorkerInfo
     from db.store import Store
     from gateway.config import RunConfig
     from gateway.estimate import RunEstimate
@@ -56,6 +58,27 @@ def run(
     estimate_only: Annotated[
         bool, typer.Option("--estimate", help="Print expected calls, tokens and cost; send nothing.")
     ] = False,
+    redis: Annotated[
+        str | None,
+        typer.Option(
+            "--redis",
+            envvar="SEVAL_REDIS",
+            help="Redis URL: every worker of the run shares each target's rpm, tpm and in-flight cap.",
+        ),
+    ] = None,
+    lease_s: Annotated[
+        float,
+        typer.Option(
+            "--lease-s", min=1.0, help="Seconds a dead worker's shards stay held before others take them."
+        ),
+    ] = 60.0,
+    journal_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--journal-dir",
+            help="Journal folder for paid answers (default: beside a SQLite file, else ~/.cache/seval).",
+        ),
+    ] = None,
 ) -> None:
     """Run or resume a sweep: items without a stored response are sent, and (unless
     --no-retry-failed) items an earlier session stored as FAILED_TRANSIENT or INCOMPLETE."""
@@ -69,6 +92,9 @@ def run(
         return
     from core.errors import ConfigError
     from gateway.sdk import run as sdk_run
+    from gateway.shards import WorkerOptions
+
+    workers = WorkerOptions(lease_s=lease_s, journal_dir=journal_dir, redis_url=redis or None)
 
     try:
         result = asyncio.run(
@@ -78,6 +104,7 @@ def run(
                 retry_failed=retry_failed,
                 progress=True,
                 handle_signals=True,
+                workers=workers,
             )
         )
     except (ConfigError, ValueError) as exc:  # suites, taxonomy, attacks, prices: bad input, named
@@ -94,33 +121,23 @@ def run(
 
 
 async def _estimate(cfg: RunConfig, *, retry_failed: bool) -> RunEstimate:
+    """The estimate, leaving out what an earlier session stored (read without creating or migrating
+    a database)."""
+    from db.engine import parse_url
     from gateway.estimate import estimate
 
-    return await estimate(cfg, done=await _done_keys(cfg, include_retryable=not retry_failed))
-
-
-async def _done_keys(cfg: RunConfig, *, include_retryable: bool) -> dict[str, set[str]]:
-    """Keys this run will not send again, read without creating or migrating a database."""
-    from db.engine import parse_url
-
     url = parse_url(cfg.db_url)
-    if url.get_backend_name() == "sqlite":
-        exists = await asyncio.to_thread(Path(url.database or "").is_file)
-        if not exists:
-            return {}
+    if url.get_backend_name() == "sqlite" and not await asyncio.to_thread(Path(url.database or "").is_file):
+        return await estimate(cfg, retry_failed=retry_failed)
     from db.store import Store, StoreError
 
     try:
         store = await Store.open(cfg.db_url, create=False)
     except StoreError:
-        return {}
+        return await estimate(cfg, retry_failed=retry_failed)
     try:
-        if await store.get_run(cfg.run_id) is None:
-            return {}
-        return {
-            t.name: await store.done_keys(cfg.run_id, t.name, include_retryable=include_retryable)
-            for t in cfg.targets
-        }
+        known = await store.get_run(cfg.run_id) is not None
+        return await estimate(cfg, store=store if known else None, retry_failed=retry_failed)
     finally:
         await store.close()
 
@@ -167,18 +184,38 @@ def _print_result(result: RunResult) -> None:
 @runs_app.command("list")
 def runs_list(db: Annotated[str | None, typer.Option("--db", help=_DB_HELP)] = None) -> None:
     """Every stored run, newest first."""
-    rows = asyncio.run(_list_runs(db or _default_db()))
+    rows, beats = asyncio.run(_list_runs(db or _default_db()))
     if not rows:
         typer.echo("no runs")
         return
     for r in rows:
-        typer.echo(f"{r.id[:12]}  {r.status:<17} {r.updated_at:%Y-%m-%d %H:%M}  {r.name}")
+        status = _liveness(r.status, beats.get(r.id))
+        typer.echo(f"{r.id[:12]}  {status:<17} {r.updated_at:%Y-%m-%d %H:%M}  {r.name}")
 
 
-async def _list_runs(db_url: str) -> list[StoredRun]:
+STALE_AFTER_S = 120.0
+"""A running run none of whose workers has beaten for this long was killed (heartbeats: every 10 s)."""
+
+
+def _liveness(status: str, last_beat: float | None) -> str:
+    """``status``, or ``stale (no heartbeat since ...)`` for a run left "running" by killed workers."""
+    import time
+
+    if status != "running" or (last_beat is not None and time.time() - last_beat <= STALE_AFTER_S):
+        return status
+    if last_beat is None:
+        return "stale (no heartbeat)"
+    return f"stale (no heartbeat since {time.strftime('%Y-%m-%d %H:%M', time.localtime(last_beat))})"
+
+
+async def _list_runs(db_url: str) -> tuple[list[StoredRun], dict[str, float]]:
+    from db.coordination import Coordination
+
     store = await _open_existing(db_url)
     try:
-        return list(await store.list_runs())
+        runs = list(await store.list_runs())
+        beats = await Coordination(store.engine).last_heartbeat([r.id for r in runs if r.status == "running"])
+        return runs, beats
     finally:
         await store.close()
 
@@ -199,12 +236,34 @@ def runs_show(
     ],
     db: Annotated[str | None, typer.Option("--db", help=_DB_HELP)] = None,
 ) -> None:
-    """A run's status, targets, outcomes, spend and verdicts."""
-    result = asyncio.run(_show(ref, db or _default_db()))
-    _print_result(result)
+    """A run's status, targets, outcomes, spend and verdicts; its workers and shards."""
+    result, workers, shards = asyncio.run(_show(ref, db or _default_db()))
+    beat = max((w.heartbeat_at for w in workers), default=None)
+    _print_result(
+        result if result.status != "running" else replace(result, status=_liveness("running", beat))
+    )
+    _print_workers(workers, shards)
 
 
-async def _show(ref: str, db_url: str) -> RunResult:
+def _print_workers(workers: list[WorkerInfo], shards: ShardCounts) -> None:
+    import time
+
+    if not workers and not (shards.done or shards.held or shards.expired):
+        return
+    typer.echo(
+        f"  shards: {shards.done} done, {shards.held} held, {shards.expired} held past their lease"
+        f" (taken over {shards.reclaimed} times)"
+    )
+    now = time.time()
+    for w in workers:
+        typer.echo(
+            f"  worker {w.worker_id} pid {w.pid} on {w.host}: {w.state},"
+            f" heartbeat {now - w.heartbeat_at:.0f} s ago, {w.done} shards done, {w.held} held"
+        )
+
+
+async def _show(ref: str, db_url: str) -> tuple[RunResult, list[WorkerInfo], ShardCounts]:
+    from db.coordination import Coordination
     from db.store import StoreError
     from gateway.pipeline import collect_result
 
@@ -216,7 +275,9 @@ async def _show(ref: str, db_url: str) -> RunResult:
             raise _fail(str(exc)) from None
         if run is None:
             raise _fail(f"no run matches {ref!r}")
-        return await collect_result(store, run.id, None, [], None)
+        coord = Coordination(store.engine)
+        result = await collect_result(store, run.id, None, [], None)
+        return result, await coord.workers(run.id), await coord.shard_counts(run.id)
     finally:
         await store.close()
 
