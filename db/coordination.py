@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Integer, RowMapping, Table, Update, and_, cast, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from core.errors import ServiceError
 from db.engine import SQLITE_BEGIN_OPTION
@@ -145,6 +145,11 @@ class Coordination:
                 )
             )
             others = [_worker(r, 0, 0) for r in rows.mappings()]
+            # A holder on this host whose process is gone (kill -9) is dead now, not after its lease.
+            gone = [o for o in others if o.host == me.host and not _pid_alive(o.pid)]
+            for o in gone:
+                await self._bury(conn, run_id, o.worker_id)
+            others = [o for o in others if o not in gone]
             if others and not self.shared:
                 holder = others[0]
                 since = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(holder.started_at))
@@ -168,6 +173,35 @@ class Coordination:
                 )
             )
         return others
+
+    async def _bury(self, conn: AsyncConnection, run_id: str, worker_id: str) -> None:
+        """Mark a worker dead: its reservations go back to the ledger and its leases end now."""
+        w = _WORKERS.c
+        row = (
+            await conn.execute(
+                select(w.reserved_usd, w.reserved_calls).where(w.run_id == run_id, w.worker_id == worker_id)
+            )
+        ).first()
+        if row is None:
+            return
+        await conn.execute(
+            update(_WORKERS)
+            .where(w.run_id == run_id, w.worker_id == worker_id)
+            .values(state=DEAD, reserved_usd=0.0, reserved_calls=0)
+        )
+        await conn.execute(
+            update(_BUDGET)
+            .where(_BUDGET.c.run_id == run_id)
+            .values(
+                reserved_usd=_BUDGET.c.reserved_usd - row[0],
+                reserved_calls=_BUDGET.c.reserved_calls - row[1],
+            )
+        )
+        await conn.execute(
+            update(_SHARDS)
+            .where(_SHARDS.c.run_id == run_id, _SHARDS.c.worker_id == worker_id, _SHARDS.c.state == HELD)
+            .values(lease_until=0.0)
+        )
 
     async def heartbeat(self, run_id: str, worker_id: str, *, lease_s: float) -> None:
         """Say this worker is alive and extend the leases of the shards it holds."""
@@ -231,38 +265,28 @@ class Coordination:
             return {run_id: float(at) for run_id, at in await conn.execute(query)}
 
     async def reap(self, run_id: str, *, stale_after_s: float) -> int:
-        """Mark workers silent for ``stale_after_s`` dead and hand their budget reservations back.
-
-        Their shards need nothing here: the leases run out on their own and are reclaimed.
-        Returns how many workers were reaped.
-        """
+        """Mark workers silent for ``stale_after_s`` dead: their budget reservations go back to the
+        ledger and their shards can be taken over at once. Returns how many were reaped."""
         cutoff = time.time() - stale_after_s
-        stale = and_(
-            _WORKERS.c.run_id == run_id, _WORKERS.c.state == ACTIVE, _WORKERS.c.heartbeat_at < cutoff
-        )
         async with self._write.begin() as conn:
-            rows = (
-                await conn.execute(
-                    select(_WORKERS.c.worker_id, _WORKERS.c.reserved_usd, _WORKERS.c.reserved_calls)
-                    .where(stale)
-                    .with_for_update(skip_locked=True)
-                )
-            ).all()
-            for worker_id, usd, calls in rows:
-                await conn.execute(
-                    update(_WORKERS)
-                    .where(_WORKERS.c.run_id == run_id, _WORKERS.c.worker_id == worker_id)
-                    .values(state=DEAD, reserved_usd=0.0, reserved_calls=0)
-                )
-                await conn.execute(
-                    update(_BUDGET)
-                    .where(_BUDGET.c.run_id == run_id)
-                    .values(
-                        reserved_usd=_BUDGET.c.reserved_usd - usd,
-                        reserved_calls=_BUDGET.c.reserved_calls - calls,
+            stale = (
+                (
+                    await conn.execute(
+                        select(_WORKERS.c.worker_id)
+                        .where(
+                            _WORKERS.c.run_id == run_id,
+                            _WORKERS.c.state == ACTIVE,
+                            _WORKERS.c.heartbeat_at < cutoff,
+                        )
+                        .with_for_update(skip_locked=True)
                     )
                 )
-        return len(rows)
+                .scalars()
+                .all()
+            )
+            for worker_id in stale:
+                await self._bury(conn, run_id, worker_id)
+        return len(stale)
 
     # -- shards -------------------------------------------------------------------------------
 
@@ -530,3 +554,13 @@ def _worker(m: RowMapping, held: int, done: int) -> WorkerInfo:
         held=held,
         done=done,
     )
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True

@@ -40,7 +40,7 @@ async def test_dialect_and_schema_follow_url(store: Store, db_url: str) -> None:
             text("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema()")
         )
     assert f"search_path={schema}" in db_url
-    assert tables == 7  # six tables and alembic_version
+    assert tables == 10  # six tables, three for workers (run_workers, run_shards, run_budget), alembic_version
 
 
 async def test_start_and_resume_run_updates_planned_counts(store: Store) -> None:
