@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Integer, RowMapping, Table, Update, and_, cast, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from core.errors import ServiceError
 from db.engine import SQLITE_BEGIN_OPTION
@@ -145,6 +145,11 @@ class Coordination:
                 )
             )
             others = [_worker(r, 0, 0) for r in rows.mappings()]
+            # A holder on this host whose process is gone (kill -9) is dead now, not after its lease.
+            gone = [o for o in others if o.host == me.host and not _pid_alive(o.pid)]
+            for o in gone:
+                await self._bury(conn, run_id, o.worker_id)
+            others = [o for o in others if o not in gone]
             if others and not self.shared:
                 holder = others[0]
                 since = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(holder.started_at))
@@ -168,6 +173,35 @@ class Coordination:
                 )
             )
         return others
+
+    async def _bury(self, conn: AsyncConnection, run_id: str, worker_id: str) -> None:
+        """Mark a worker dead: its reservations go back to the ledger and its leases end now."""
+        w = _WORKERS.c
+        row = (
+            await conn.execute(
+                select(w.reserved_usd, w.reserved_calls).where(w.run_id == run_id, w.worker_id == worker_id)
+            )
+        ).first()
+        if row is None:
+            return
+        await conn.execute(
+            update(_WORKERS)
+            .where(w.run_id == run_id, w.worker_id == worker_id)
+            .values(state=DEAD, reserved_usd=0.0, reserved_calls=0)
+        )
+        await conn.execute(
+            update(_BUDGET)
+            .where(_BUDGET.c.run_id == run_id)
+            .values(
+                reserved_usd=_BUDGET.c.reserved_usd - row[0],
+                reserved_calls=_BUDGET.c.reserved_calls - row[1],
+            )
+        )
+        await conn.execute(
+            update(_SHARDS)
+            .where(_SHARDS.c.run_id == run_id, _SHARDS.c.worker_id == worker_id, _SHARDS.c.state == HELD)
+            .values(lease_until=0.0)
+        )
 
     async def heartbeat(self, run_id: str, worker_id: str, *, lease_s: float) -> None:
         """Say this worker is alive and extend the leases of the shards it holds."""
@@ -231,38 +265,28 @@ class Coordination:
             return {run_id: float(at) for run_id, at in await conn.execute(query)}
 
     async def reap(self, run_id: str, *, stale_after_s: float) -> int:
-        """Mark workers silent for ``stale_after_s`` dead and hand their budget reservations back.
-
-        Their shards need nothing here: the leases run out on their own and are reclaimed.
-        Returns how many workers were reaped.
-        """
+        """Mark workers silent for ``stale_after_s`` dead: their budget reservations go back to the
+        ledger and their shards can be taken over at once. Returns how many were reaped."""
         cutoff = time.time() - stale_after_s
-        stale = and_(
-            _WORKERS.c.run_id == run_id, _WORKERS.c.state == ACTIVE, _WORKERS.c.heartbeat_at < cutoff
-        )
         async with self._write.begin() as conn:
-            rows = (
-                await conn.execute(
-                    select(_WORKERS.c.worker_id, _WORKERS.c.reserved_usd, _WORKERS.c.reserved_calls)
-                    .where(stale)
-                    .with_for_update(skip_locked=True)
-                )
-            ).all()
-            for worker_id, usd, calls in rows:
-                await conn.execute(
-                    update(_WORKERS)
-                    .where(_WORKERS.c.run_id == run_id, _WORKERS.c.worker_id == worker_id)
-                    .values(state=DEAD, reserved_usd=0.0, reserved_calls=0)
-                )
-                await conn.execute(
-                    update(_BUDGET)
-                    .where(_BUDGET.c.run_id == run_id)
-                    .values(
-                        reserved_usd=_BUDGET.c.reserved_usd - usd,
-                        reserved_calls=_BUDGET.c.reserved_calls - calls,
+            stale = (
+                (
+                    await conn.execute(
+                        select(_WORKERS.c.worker_id)
+                        .where(
+                            _WORKERS.c.run_id == run_id,
+                            _WORKERS.c.state == ACTIVE,
+                            _WORKERS.c.heartbeat_at < cutoff,
+                        )
+                        .with_for_update(skip_locked=True)
                     )
                 )
-        return len(rows)
+                .scalars()
+                .all()
+            )
+            for worker_id in stale:
+                await self._bury(conn, run_id, worker_id)
+        return len(stale)
 
     # -- shards -------------------------------------------------------------------------------
 
@@ -276,7 +300,8 @@ class Coordination:
             worker_id=worker_id,
             lease_until=now + lease_s,
             claims=1,
-            items=0,
+            cases=0,
+            retryable=0,
         )
         stmt = insert.on_conflict_do_update(
             index_elements=["run_id", "shard"],
@@ -288,6 +313,23 @@ class Coordination:
             },
             where=and_(_SHARDS.c.state == HELD, _SHARDS.c.lease_until < now),
         ).returning(_SHARDS.c.shard)
+        async with self._write.begin() as conn:
+            return (await conn.execute(stmt)).first() is not None
+
+    async def claim_retry(self, run_id: str, shard: int, worker_id: str, *, lease_s: float) -> bool:
+        """Take a done ``shard`` that has retryable failures back, to send them again."""
+        now = time.time()
+        stmt = (
+            update(_SHARDS)
+            .where(
+                _SHARDS.c.run_id == run_id,
+                _SHARDS.c.shard == shard,
+                _SHARDS.c.state == DONE,
+                _SHARDS.c.retryable > 0,
+            )
+            .values(state=HELD, worker_id=worker_id, lease_until=now + lease_s, claims=_SHARDS.c.claims + 1)
+            .returning(_SHARDS.c.shard)
+        )
         async with self._write.begin() as conn:
             return (await conn.execute(stmt)).first() is not None
 
@@ -313,11 +355,20 @@ class Coordination:
         async with self._write.begin() as conn:
             return sorted(int(s) for s in (await conn.execute(stmt)).scalars())
 
-    async def finish(self, run_id: str, shards: Sequence[int], worker_id: str, items: Sequence[int]) -> int:
-        """Mark ``shards`` (held by ``worker_id``) done with their item counts; returns how many were."""
+    async def finish(
+        self,
+        run_id: str,
+        shards: Sequence[int],
+        worker_id: str,
+        cases: Sequence[int],
+        retryable: Sequence[int] | None = None,
+    ) -> int:
+        """Mark ``shards`` (held by ``worker_id``) done with the cases each sent and the items of each
+        stored as retryable failures; returns how many were marked."""
         finished = 0
+        retry = retryable if retryable is not None else [0] * len(shards)
         async with self._write.begin() as conn:
-            for shard, n in zip(shards, items, strict=True):
+            for shard, n, r in zip(shards, cases, retry, strict=True):
                 result = await conn.execute(
                     update(_SHARDS)
                     .where(
@@ -326,7 +377,7 @@ class Coordination:
                         _SHARDS.c.worker_id == worker_id,
                         _SHARDS.c.state == HELD,
                     )
-                    .values(state=DONE, items=n)
+                    .values(state=DONE, cases=n, retryable=r)
                 )
                 finished += result.rowcount
         return finished
@@ -345,11 +396,28 @@ class Coordination:
                 )
             )
 
-    async def done_shards(self, run_id: str) -> set[int]:
-        """Numbers of the run's finished shards (a few bytes each: one per block of source cases)."""
-        query = select(_SHARDS.c.shard).where(_SHARDS.c.run_id == run_id, _SHARDS.c.state == DONE)
+    async def done_shards(self, run_id: str, *, settled_only: bool = False) -> set[int]:
+        """Numbers of the run's finished shards (a few bytes each: one per block of source cases);
+        with ``settled_only``, only those without retryable failures."""
+        return set(await self.done_shard_cases(run_id, settled_only=settled_only))
+
+    async def done_shard_cases(self, run_id: str, *, settled_only: bool = False) -> dict[int, int]:
+        """The cases each finished shard sent, by shard number (``settled_only`` as in ``done_shards``)."""
+        s = _SHARDS.c
+        query = select(s.shard, s.cases).where(s.run_id == run_id, s.state == DONE, s.shard >= 0)
+        if settled_only:
+            query = query.where(s.retryable == 0)
         async with self._engine.connect() as conn:
-            return {int(s) for s in (await conn.execute(query)).scalars()}
+            return {int(shard): int(cases) for shard, cases in await conn.execute(query)}
+
+    async def done_cases(self, run_id: str, shards: int) -> int | None:
+        """Cases sent from the run's done shards, when all ``shards`` of its plan are done."""
+        query = select(func.count(), func.coalesce(func.sum(_SHARDS.c.cases), 0)).where(
+            _SHARDS.c.run_id == run_id, _SHARDS.c.state == DONE, _SHARDS.c.shard >= 0
+        )
+        async with self._engine.connect() as conn:
+            count, cases = (await conn.execute(query)).one()
+        return int(cases) if int(count) == shards else None
 
     async def held_shards(self, run_id: str) -> list[tuple[int, str, float]]:
         """(shard, holder, lease_until) of every shard still held."""
@@ -421,8 +489,11 @@ class Coordination:
             await conn.execute(self._worker_reservation(run_id, worker_id, usd, 1))
         return True
 
-    async def settle(self, run_id: str, worker_id: str, *, reserved_usd: float, spent_usd: float) -> None:
-        """Replace one call's reservation of ``reserved_usd`` by its actual cost ``spent_usd``."""
+    async def settle(
+        self, run_id: str, worker_id: str, *, reserved_usd: float, spent_usd: float, calls: int = 1
+    ) -> None:
+        """Replace one item's reservation of ``reserved_usd`` by its actual cost ``spent_usd`` and the
+        ``calls`` it took (retries included)."""
         b = _BUDGET.c
         async with self._write.begin() as conn:
             await conn.execute(
@@ -432,7 +503,7 @@ class Coordination:
                     reserved_usd=b.reserved_usd - reserved_usd,
                     reserved_calls=b.reserved_calls - 1,
                     spent_usd=b.spent_usd + spent_usd,
-                    calls=b.calls + 1,
+                    calls=b.calls + calls,
                 )
             )
             await conn.execute(self._worker_reservation(run_id, worker_id, -reserved_usd, -1))
@@ -483,3 +554,13 @@ def _worker(m: RowMapping, held: int, done: int) -> WorkerInfo:
         held=held,
         done=done,
     )
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True

@@ -117,6 +117,10 @@ class Journal:
             self._fd = None
         if self.unstored == 0 and self._lock_fd is not None:
             shutil.rmtree(self.folder, ignore_errors=True)
+            # The run's and the root folder go too once empty (another worker's keeps them).
+            for parent in (self.folder.parent, self.folder.parent.parent):
+                with contextlib.suppress(OSError):
+                    parent.rmdir()
         if self._lock_fd is not None:
             os.close(self._lock_fd)
             self._lock_fd = None

@@ -370,6 +370,43 @@ class Store:
 
     # -- responses --------------------------------------------------------------------------
 
+    async def done_for_cases(
+        self, run_id: str, case_ids: Sequence[str], *, include_retryable: bool = True
+    ) -> dict[str, set[str]]:
+        """Work keys with a stored response among the items of ``case_ids``, by target: what one
+        shard of the plan already has (``include_retryable`` as in ``done_keys``)."""
+        r = _RESPONSES.c
+        done: dict[str, set[str]] = {}
+        async with self._engine.connect() as conn:
+            for part in _chunks(list(case_ids), _IN_CHUNK):
+                query = select(r.target, r.work_key).where(r.run_id == run_id, r.case_id.in_(part))
+                if not include_retryable:
+                    query = query.where(r.outcome.not_in(RETRYABLE_OUTCOMES))
+                for target, key in await conn.execute(query):
+                    done.setdefault(target, set()).add(key)
+        return done
+
+    async def retryable_count(self, run_id: str, case_ids: Sequence[str]) -> int:
+        """Items of ``case_ids`` stored as FAILED_TRANSIENT or INCOMPLETE (a rerun sends them again)."""
+        r = _RESPONSES.c
+        total = 0
+        async with self._engine.connect() as conn:
+            for part in _chunks(list(case_ids), _IN_CHUNK):
+                query = select(func.count()).where(
+                    r.run_id == run_id, r.case_id.in_(part), r.outcome.in_(RETRYABLE_OUTCOMES)
+                )
+                total += int((await conn.execute(query)).scalar_one())
+        return total
+
+    async def done_counts(self, run_id: str, *, include_retryable: bool = True) -> dict[str, int]:
+        """How many work keys each target of ``run_id`` has stored (no keys are loaded)."""
+        r = _RESPONSES.c
+        query = select(r.target, func.count()).where(r.run_id == run_id)
+        if not include_retryable:
+            query = query.where(r.outcome.not_in(RETRYABLE_OUTCOMES))
+        async with self._engine.connect() as conn:
+            return {t: int(n) for t, n in await conn.execute(query.group_by(r.target))}
+
     async def done_keys(
         self, run_id: str, target: str | None = None, *, include_retryable: bool = True
     ) -> set[str]:

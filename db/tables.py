@@ -104,6 +104,7 @@ class ResponseRow(SQLModel, table=True):
     __table_args__ = (
         Index("ix_responses_run_target_kind", "run_id", "target", "kind"),
         Index("ix_responses_cache_key", "cache_key"),
+        Index("ix_responses_run_case", "run_id", "case_id"),
     )
 
     run_id: str = Field(primary_key=True, max_length=64, foreign_key="runs.id")
@@ -199,7 +200,9 @@ class RunShardRow(SQLModel, table=True):
 
     ``state`` is ``held`` (a worker works it until ``lease_until``, epoch seconds) or ``done``.
     A held shard whose lease ran out is claimed again by another worker (``claims`` counts how often
-    it was claimed in all).
+    it was claimed in all); ``cases`` is how many cases a done shard sent (attacked variants included)
+    and ``retryable`` how many of its items were stored FAILED_TRANSIENT or INCOMPLETE, which a later
+    run sends again.
     """
 
     __tablename__ = "run_shards"
@@ -211,7 +214,8 @@ class RunShardRow(SQLModel, table=True):
     worker_id: str = Field(max_length=64)
     lease_until: float
     claims: int = Field(default=1)
-    items: int = Field(default=0)
+    cases: int = Field(default=0)
+    retryable: int = Field(default=0)
 
 
 class RunBudgetRow(SQLModel, table=True):

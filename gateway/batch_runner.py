@@ -26,12 +26,13 @@ from collections import Counter
 from typing import Any
 
 from adapters.batch import BatchClient, BatchError, transient
-from core.types import Case, ChatRequest
+from core.types import ChatRequest
 from db import batch_jobs
 from db.store import Store
 from gateway.budget import charged_tokens
 from gateway.dispatch import Planned, TargetRunner
 from gateway.run_results import TargetStatus
+from gateway.shards import ShardBatch
 
 
 class BatchRunner(TargetRunner):
@@ -45,17 +46,23 @@ class BatchRunner(TargetRunner):
         self._settings = self.target.batch
         self._max_jobs = kwargs["config"].retry.max_attempts
         self._sent: Counter[str] = Counter()  # jobs created per work key, earlier sessions included
+        self._stored_once: set[str] = set()  # keys with a line stored by this session
 
-    async def run(self, cases: asyncio.Queue[list[Case] | None]) -> None:
-        """Collect the target's unsent items, then submit, poll and store until every job is read."""
+    async def run(self, cases: asyncio.Queue[ShardBatch | None]) -> None:
+        """Collect the target's unsent items, then submit, poll and store until every job is read;
+        each item then leaves its shard (stored, or not when its job is still open or never went)."""
         collector = asyncio.create_task(self._collect())
         try:
             await self._feed(cases)
         finally:
             await self._items.put(None)
             await collector
-        if self._pending:
-            await self._work()
+        try:
+            if self._pending:
+                await self._work()
+        finally:
+            for key, p in self._pending.items():
+                self._tracker.done(p.shard, stored=key in self._stored_once)
 
     async def _collect(self) -> None:
         while (p := await self._items.get()) is not None:
@@ -191,6 +198,7 @@ class BatchRunner(TargetRunner):
 
     async def _store_line(self, key: str, result: Any, factor: float) -> None:
         p = self._pending[key]
+        self._stored_once.add(key)
         tokens = charged_tokens(p.item.case.text, result)
         cost = self._price.cost(*tokens) * factor
         self._budget.spent_usd += cost

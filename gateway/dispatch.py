@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from core.protocols import TargetAdapter
+from core.tokens import DEFAULT_COMPLETION_TOKENS, text_tokens
 from core.types import (
     AttemptResult,
     Case,
@@ -36,6 +37,7 @@ from gateway.planner import TargetPlan
 from gateway.policy import CallPolicy
 from gateway.retry import RetryCounters
 from gateway.run_results import EarlierWork, TargetStatus
+from gateway.shards import ShardBatch, ShardTracker
 
 ITEM_QUEUE_PER_WORKER = 2
 
@@ -90,10 +92,11 @@ def cache_key(target: TargetConfig, decoding: Decoding, system: str | None, prom
 
 @dataclass(slots=True)
 class Planned:
-    """A work item with its cache key, as the feeder hands it to the workers."""
+    """A work item with its cache key and shard, as the feeder hands it to the workers."""
 
     item: WorkItem
     cache_key: str
+    shard: int
 
 
 class TargetRunner:
@@ -114,7 +117,7 @@ class TargetRunner:
         put_critique: Callable[[CritiqueItem], Awaitable[None]] | None,
         find_cached: Callable[[Sequence[str]], Awaitable[dict[str, ResponseRecord]]] | None,
         on_pause: Callable[[str, AttemptResult], Awaitable[None]],
-        done_keys: set[str],
+        tracker: ShardTracker,
         stats: TargetStats,
     ) -> None:
         self.name = target.name
@@ -133,7 +136,8 @@ class TargetRunner:
         self._put_critique = put_critique
         self._find_cached = find_cached
         self._on_pause = on_pause
-        self._done = done_keys
+        self._tracker = tracker
+        self._no_keys: frozenset[str] = frozenset()
         # The shared limiter caps in-flight requests across targets; these workers cap this one.
         self._workers = target.limits.max_in_flight
         self._items: asyncio.Queue[Planned | None] = asyncio.Queue(self._workers * ITEM_QUEUE_PER_WORKER)
@@ -148,8 +152,8 @@ class TargetRunner:
         """True once nothing more may be sent to this target (paused, budget, stop)."""
         return self.status != TargetStatus.ACTIVE or self._stop.is_set() or self._budget.reason is not None
 
-    async def run(self, cases: asyncio.Queue[list[Case] | None]) -> None:
-        """Consume case batches until the producer's end mark; then let the workers drain."""
+    async def run(self, cases: asyncio.Queue[ShardBatch | None]) -> None:
+        """Consume shard batches until the producer's end mark; then let the workers drain."""
         workers = [asyncio.create_task(self._worker()) for _ in range(self._workers)]
         try:
             await self._feed(cases)
@@ -158,21 +162,28 @@ class TargetRunner:
                 await self._items.put(None)
             await asyncio.gather(*workers)
 
-    async def _feed(self, cases: asyncio.Queue[list[Case] | None]) -> None:
-        target, system = self.target, self._request.system
+    async def _feed(self, cases: asyncio.Queue[ShardBatch | None]) -> None:
+        target, system, tracker = self.target, self._request.system, self._tracker
         while (batch := await cases.get()) is not None:
+            shard = batch.shard
             if self.halted:
-                continue  # keep draining so the producer never blocks on a stopped target
+                tracker.fed(shard, complete=False)  # keep draining so the producer never blocks
+                continue
+            done = batch.done.get(self.name, self._no_keys)
             planned = [
-                Planned(item, cache_key(target, item.decoding, system, item.case.text, item.sample_index))
-                for item in self.plan.items(batch, self._done)
+                Planned(
+                    item, cache_key(target, item.decoding, system, item.case.text, item.sample_index), shard
+                )
+                for item in self.plan.items(batch.cases, done)
             ]
             if self._find_cached is not None and planned:
                 hits = await self._find_cached([p.cache_key for p in planned])
                 if hits:
                     planned = [p for p in planned if not await self._reuse(p, hits.get(p.cache_key))]
+            tracker.add(shard, len(planned))
             for p in planned:
                 await self._items.put(p)
+            tracker.fed(shard)
 
     async def _reuse(self, p: Planned, hit: ResponseRecord | None) -> bool:
         if hit is None:
@@ -185,13 +196,17 @@ class TargetRunner:
         return True
 
     async def _worker(self) -> None:
-        items = self._items
+        items, tracker = self._items, self._tracker
         while (p := await items.get()) is not None:
-            if self.halted or not self._budget.check():
-                continue
-            await self._process(p)
+            stored = False
+            try:
+                if not self.halted:
+                    stored = await self._process(p)
+            finally:
+                tracker.done(p.shard, stored=stored)
 
-    async def _process(self, p: Planned) -> None:
+    async def _process(self, p: Planned) -> bool:
+        """Send one item and queue its answer; False when it was not sent (budget, target paused)."""
         item = p.item
         case = item.case
         req = self._request
@@ -204,18 +219,28 @@ class TargetRunner:
             timeout_s=req.timeout_s,
             idle_timeout_s=req.idle_timeout_s,
         )
-        done = await self._policy.call(self._adapter, request, self.stats.retry, self._budget)
+        budget = self._budget
+        reserved = 0.0
+        if budget.capped:
+            reserved = self._price.cost(
+                text_tokens(case.text), item.decoding.max_tokens or DEFAULT_COMPLETION_TOKENS
+            )
+            if not await budget.reserve(reserved):
+                return False
+        done = await self._policy.call(self._adapter, request, self.stats.retry, budget)
         result = done.result
         if done.paused:
+            await budget.unreserve(reserved)
             await self._pause(result)
-            return  # not stored: the item is sent again once the target is resumed
+            return False  # not stored: the item is sent again once the target is resumed
         prompt_tokens, completion_tokens = charged_tokens(case.text, result)
         cost = self._price.cost(prompt_tokens, completion_tokens)
-        self._budget.spent_usd += cost
+        await budget.settle(reserved, cost, done.attempts)
         rec = self._record(
             item, p.cache_key, result, done.attempts, cost=cost, tokens=(prompt_tokens, completion_tokens)
         )
         await self._emit(rec, case)
+        return True
 
     async def _pause(self, result: AttemptResult) -> None:
         if self.status == TargetStatus.PAUSED:

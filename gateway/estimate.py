@@ -21,15 +21,18 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.tokens import text_tokens
 from core.types import Case, CaseKind
 from gateway.budget import price_for
 from gateway.config import JUDGE_BACKEND, RunConfig
 from gateway.dispatch import cache_key
-from gateway.planner import TargetPlan, suite_cases
+from gateway.planner import TargetPlan, case_chunks, suite_cases
 from gateway.selection.strata import Breakdown
+
+if TYPE_CHECKING:
+    from db.store import Store
 
 FindCached = Callable[[Iterable[str]], Awaitable[dict[str, Any]]]
 """``Store.find_cached``: the cache keys an earlier run has a reusable answer for."""
@@ -108,13 +111,17 @@ class RunEstimate:
 async def estimate(
     config: RunConfig,
     *,
-    done: dict[str, set[str]] | None = None,
+    store: Store | None = None,
+    retry_failed: bool = True,
     find_cached: FindCached | None = None,
-    spent_usd: float = 0.0,
 ) -> RunEstimate:
-    """The run's expected calls, tokens and cost; ``done`` holds keys already stored per target,
+    """The run's expected calls, tokens and cost. With the ``store`` holding an earlier session of the
+    run, what it already has is left out: shards recorded done are skipped unread, and the others'
+    stored work keys are read one shard at a time, so this costs the same at any stage of the run.
+    With ``retry_failed``, items stored as FAILED_TRANSIENT or INCOMPLETE count as still to send.
     ``find_cached`` (None: cache off) finds the items an earlier run's answer would cover."""
     from attacks.expand import make_expander
+    from db.coordination import Coordination
 
     expander = (
         make_expander(config.attacks.apply, allow_template_fallback=True, languages=config.languages)
@@ -122,7 +129,16 @@ async def estimate(
         else None
     )
     plans = [TargetPlan.of(config, t) for t in config.targets]
-    done = done or {}
+    include_retryable = not retry_failed
+    settled: dict[int, int] = {}
+    already: dict[str, int] = {}
+    if store is not None:
+        coord = Coordination(store.engine)
+        settled = await coord.done_shard_cases(config.run_id, settled_only=retry_failed)
+        already = await store.done_counts(config.run_id, include_retryable=include_retryable)
+        spent_usd = await store.spent_usd(config.run_id)
+    else:
+        spent_usd = 0.0
     calls = dict.fromkeys((p.name for p in plans), 0)
     prompt = dict.fromkeys(calls, 0)
     completion = dict.fromkeys(calls, 0)
@@ -142,17 +158,26 @@ async def estimate(
                 completion[name] += c_tokens
         pending.clear()
 
-    n_cases = 0
+    n_cases = sum(settled.values())
     send_base = CaseKind.BASE in config.kinds
     sources = Breakdown()
-    for source in suite_cases(config, on_skip=lambda _row: None):
-        sources.add(source)
+    for shard, chunk in case_chunks(suite_cases(config, on_skip=lambda _row: None)):
+        for source in chunk:
+            sources.add(source)
+        if shard in settled:
+            continue
         cases: list[Case] = []
-        if source.kind is not CaseKind.BASE or send_base:
-            cases.append(source)
-        if expander is not None and source.kind is CaseKind.BASE:
-            cases.extend(await expander.expand(source, seed=config.attacks.seed))
+        for source in chunk:
+            if source.kind is not CaseKind.BASE or send_base:
+                cases.append(source)
+            if expander is not None and source.kind is CaseKind.BASE:
+                cases.extend(await expander.expand(source, seed=config.attacks.seed))
         n_cases += len(cases)
+        done: dict[str, set[str]] = {}
+        if store is not None and already:
+            done = await store.done_for_cases(
+                config.run_id, [c.id for c in cases], include_retryable=include_retryable
+            )
         for plan in plans:
             skip = done.get(plan.name, set())
             target = targets_by_name[plan.name]
@@ -170,12 +195,11 @@ async def estimate(
         saving = None
         if cost is not None and t.mode == "batch":
             cost, saving = cost * t.batch.price_factor, cost * (1 - t.batch.price_factor)
-        already = len(done.get(t.name, set()))
         targets.append(
             TargetEstimate(
                 t.name,
                 calls[t.name],
-                already,
+                already.get(t.name, 0),
                 prompt[t.name],
                 completion[t.name],
                 cost,

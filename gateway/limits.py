@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterable
+from typing import Protocol
 
 from gateway.config import Limits
 
@@ -170,17 +171,47 @@ def _bucket(per_minute: float, burst_s: float, now: float, *, initial: float | N
     return TokenBucket(rate, capacity, now=now, initial=capacity if initial is None else initial)
 
 
-def build_limiters(
-    keyed: Iterable[tuple[str, Limits]], *, clock: Clock = time.monotonic, sleep: Sleep = asyncio.sleep
-) -> dict[str, Limiter]:
-    """One limiter per limit key. Targets sharing a key share it, under the strictest of their limits."""
+class RateLimiter(Protocol):
+    """What the policy layer needs from a limiter: the in-process ``Limiter`` or a ``SharedLimiter``
+    (``gateway.shared_limits``) whose state every worker of a sweep shares through Redis."""
+
+    max_in_flight: int
+    pauses: int
+
+    @property
+    def paced(self) -> bool:
+        """True when a rate is enforced."""
+        ...
+
+    async def acquire(self, tokens: int = 0) -> None:
+        """Wait until a request estimated at ``tokens`` may be sent."""
+        ...
+
+    def release(self, estimate: int = 0, actual: int | None = None) -> None:
+        """Free the request's in-flight slot; correct its token charge with the reported usage."""
+        ...
+
+    def pause(self, seconds: float) -> None:
+        """Send nothing under this key for ``seconds``."""
+        ...
+
+
+def merge_limits(keyed: Iterable[tuple[str, Limits]]) -> dict[str, Limits]:
+    """The limits of each limit key: callers sharing a key share the strictest of their limits."""
     merged: dict[str, Limits] = {}
     for key, limits in keyed:
         prev = merged.get(key)
         merged[key] = limits if prev is None else _strictest(prev, limits)
+    return merged
+
+
+def build_limiters(
+    keyed: Iterable[tuple[str, Limits]], *, clock: Clock = time.monotonic, sleep: Sleep = asyncio.sleep
+) -> dict[str, Limiter]:
+    """One in-process limiter per limit key, under the strictest limits of the callers sharing it."""
     return {
         key: Limiter(rpm=lim.rpm, tpm=lim.tpm, max_in_flight=lim.max_in_flight, clock=clock, sleep=sleep)
-        for key, lim in merged.items()
+        for key, lim in merge_limits(keyed).items()
     }
 
 

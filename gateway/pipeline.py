@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from adapters.batch import BatchClient
 from core.protocols import Critic, TargetAdapter
 from core.redaction import Redactor
 from core.types import AttemptResult, Case, CaseKind, CritiqueItem, SkippedRow
+from db.journal import Journal
 from db.store import RETRYABLE_OUTCOMES, Store
 from db.tables import RunTargetRow
 from db.writer import BatchWriter
@@ -35,15 +36,23 @@ from gateway.dispatch import TargetRunner, TargetStats
 from gateway.planner import (
     Expander,
     FrozenAttacks,
-    case_batches,
+    case_chunks,
     count_source_cases,
     planned_cases,
     planned_counts,
+    prepare_batch,
 )
 from gateway.planner import suite_cases as plan_suite_cases
 from gateway.policy import CallPolicy, LimiterRegistry
 from gateway.progress import ProgressSink
 from gateway.run_results import EarlierWork, RunResult, RunStatus, TargetResult, TargetStatus
+from gateway.shards import (
+    LEFTOVERS_SHARD,
+    Membership,
+    ShardBatch,
+    ShardTracker,
+    WorkerOptions,
+)
 
 CASE_QUEUE_BATCHES = 4
 """Case batches a target may have waiting: how far a fast target runs ahead of a slow one."""
@@ -72,8 +81,15 @@ async def execute(
     use_cache: bool | None = None,
     retry_failed: bool | None = None,
     progress: ProgressSink | None = None,
+    workers: WorkerOptions | None = None,
 ) -> RunResult:
     """Run (or resume) ``config`` with the given parts; returns how it ended.
+
+    Any number of processes may run the same config against one Postgres database at once: each
+    claims shards of the plan (``gateway.shards``), so every item is sent by one of them, and each
+    returns once the whole run is done. ``workers`` says how this process takes part (leases,
+    journal folder, shared limits); answers journaled by this run's dead workers on this host are
+    stored before anything is sent.
 
     Items already stored are not sent again, except those stored as FAILED_TRANSIENT or INCOMPLETE
     while ``retry_failed`` (default: ``config.retry_failed``) holds; their new answer replaces them.
@@ -99,22 +115,33 @@ async def execute(
     )
     await store.set_run_status(run_id, RunStatus.RUNNING)
 
-    stats: dict[str, TargetStats] = {}
-    done_keys: dict[str, set[str]] = {}
+    options = (workers or WorkerOptions()).for_store(config.db_url)
+    membership = Membership(store, run_id, options)
+    await membership.import_journals()
+    await membership.join()
+
+    stored = await store.done_counts(run_id, include_retryable=not retry_on)
     earlier = await store.run_counts(run_id)
     resent = RETRYABLE_OUTCOMES if retry_on else ()
-    for t in config.targets:
-        done_keys[t.name] = await store.done_keys(run_id, t.name, include_retryable=not retry_on)
-        stats[t.name] = TargetStats(
+    stats = {
+        t.name: TargetStats(
             planned=planned[t.name],
-            already_done=len(done_keys[t.name]),
+            already_done=stored.get(t.name, 0),
             earlier=EarlierWork.of(earlier, t.name, resent=resent),
         )
+        for t in config.targets
+    }
+    spent = await store.spent_usd(run_id)
+    capped = config.budget.max_usd is not None or config.budget.max_calls is not None
     budget = Budget(
         max_usd=config.budget.max_usd,
         max_calls=config.budget.max_calls,
-        spent_usd=await store.spent_usd(run_id),
+        spent_usd=spent,
+        ledger=await membership.open_ledger(spent) if capped else None,
     )
+    tracker = ShardTracker(len(config.targets))
+    journal = Journal(options.journal, run_id, membership.worker_id)
+    journal.open()
     critic_stats = CriticStats() if wiring.critic is not None else None
     if progress is not None:
         progress.start(run_id, stats, critic_stats)
@@ -122,7 +149,7 @@ async def execute(
     status, detail = RunStatus.FAILED, ""
     runners: list[TargetRunner] = []
     try:
-        async with BatchWriter(store) as writer:
+        async with BatchWriter(store, journal=journal) as writer:
             stage = (
                 CriticStage(
                     wiring.critic,
@@ -158,19 +185,22 @@ async def execute(
                         put_critique=stage.put if stage is not None else None,
                         find_cached=store.find_cached if cache_on else None,
                         on_pause=on_pause,
-                        done_keys=done_keys.pop(t.name),  # the runner owns it from here
+                        tracker=tracker,
                         stats=stats[t.name],
                         **batch,  # type: ignore[arg-type]
                     )
                 )
             stage_task = asyncio.create_task(stage.run()) if stage is not None else None
+            membership.start(tracker, writer.flush)
             try:
-                sent_cases = await _dispatch(config, wiring, runners, stop, budget, run_id)
+                shards = await _dispatch(config, wiring, runners, stop, budget, membership, retry_on=retry_on)
             finally:
                 if stage is not None and stage_task is not None:
                     await stage.close()
                     await stage_task
             await writer.flush()
+            await membership.record()
+            sent_cases = await membership.coord.done_cases(run_id, shards) if shards is not None else None
             if sent_cases is not None and sent_cases != estimate:
                 exact = planned_counts(config, sent_cases)
                 for name, n in exact.items():
@@ -181,8 +211,17 @@ async def execute(
                     spec_json=config.spec_json(),
                     targets=_target_rows(config, wiring, exact),
                 )
-            if stage is not None and wiring.critic is not None and not stop.is_set():
-                await _score_leftovers(stage, store, run_id, wiring.critic, config.critic.batch_size)
+            if (
+                stage is not None
+                and wiring.critic is not None
+                and not stop.is_set()
+                and await membership.claim(LEFTOVERS_SHARD)
+            ):
+                # One worker scores what is left unjudged; the others would only repeat its critic calls.
+                try:
+                    await _score_leftovers(stage, store, run_id, wiring.critic, config.critic.batch_size)
+                finally:
+                    await membership.coord.release(run_id, [LEFTOVERS_SHARD], membership.worker_id)
             status, detail = _final_status(runners, budget, stop)
     except BaseException as exc:
         detail = wiring.redactor.redact_exception(_root(exc)) if isinstance(exc, Exception) else "stopped"
@@ -194,6 +233,9 @@ async def execute(
             raise root from exc
         raise
     finally:
+        with contextlib.suppress(Exception):
+            await asyncio.shield(membership.leave())
+        journal.close()
         if progress is not None:
             await progress.stop()
     await _record_status(store, run_id, runners, status, detail)
@@ -213,41 +255,92 @@ async def _dispatch(
     runners: list[TargetRunner],
     stop: asyncio.Event,
     budget: Budget,
-    run_id: str,
+    membership: Membership,
+    *,
+    retry_on: bool,
 ) -> int | None:
-    """Stream case batches to every target; returns the cases sent, or None when stopped early."""
-    store = wiring.store
+    """Claim shards of the plan and stream their cases to every target, until every shard of the run
+    is done (by this worker or another) or this worker must stop; returns the number of shards, or
+    None when this worker stopped before the run was done."""
+    store, run_id = wiring.store, config.run_id
+    tracker = membership.tracker
+    assert tracker is not None, "membership.start() comes first"
     skipped: list[SkippedRow] = []
     frozen = (
         FrozenAttacks.for_expander(store, wiring.expander, config.attacks.seed)
         if wiring.expander is not None and config.attacks.apply
         else None
     )
-    queues: list[asyncio.Queue[list[Case] | None]] = [asyncio.Queue(CASE_QUEUE_BATCHES) for _ in runners]
-    sent = 0
-    finished = False
+    send_base = CaseKind.BASE in config.kinds
+    queues: list[asyncio.Queue[ShardBatch | None]] = [asyncio.Queue(CASE_QUEUE_BATCHES) for _ in runners]
+
+    def halted() -> bool:
+        return stop.is_set() or budget.reason is not None or any(r.halted for r in runners)
+
+    async def send(shard: int, chunk: list[Case]) -> None:
+        batch = await prepare_batch(
+            chunk, store=store, send_base=send_base, frozen=frozen, on_skip=skipped.append
+        )
+        done = await store.done_for_cases(run_id, [c.id for c in batch], include_retryable=not retry_on)
+        tracker.open(shard, [c.id for c in batch])
+        for q in queues:
+            await q.put(ShardBatch(shard, batch, done))
+
+    async def stream(wanted: Callable[[int], Awaitable[bool]]) -> tuple[int, int]:
+        """Stream the plan, sending each shard ``wanted`` says to: (shards in the plan, shards sent)."""
+        total = sent = 0
+        for shard, chunk in case_chunks(plan_suite_cases(config, on_skip=skipped.append)):
+            total = shard + 1
+            if skipped:
+                await store.save_skipped(run_id, skipped)
+                skipped.clear()
+            if halted():
+                break
+            if await wanted(shard):
+                await send(shard, chunk)
+                sent += 1
+        return total, sent
+
+    result: int | None = None
 
     async def produce() -> None:
-        nonlocal sent, finished
+        nonlocal result
         try:
-            source = plan_suite_cases(config, on_skip=skipped.append)
-            batches = case_batches(
-                source,
-                store=store,
-                send_base=CaseKind.BASE in config.kinds,
-                frozen=frozen,
-                on_skip=skipped.append,
-            )
-            async for batch in batches:
-                if skipped:
-                    await store.save_skipped(run_id, skipped)
-                    skipped.clear()
-                if stop.is_set() or budget.reason is not None or all(r.halted for r in runners):
+            done = await membership.coord.done_shards(run_id)
+            settled = await membership.coord.done_shards(run_id, settled_only=True) if retry_on else done
+
+            async def first_pass(shard: int) -> bool:
+                if shard in settled:
+                    return False
+                if shard in done:  # done, but with failures this run sends once more
+                    return await membership.claim_retry(shard)
+                return await membership.claim(shard)
+
+            total, _sent = await stream(first_pass)
+            # The rest of the run: shards a dead worker held, or that a halted one gave back; meanwhile
+            # this worker's own shards finish. A worker with a halted target of its own leaves such
+            # shards to a later run instead of cycling on them.
+            # This worker's own shards finish as its targets drain, after this loop: it waits only
+            # for other live workers' shards (which it takes over if their leases run out).
+            me = membership.worker_id
+            while not halted():
+                mine = set(await membership.takeover())
+                done = await membership.coord.done_shards(run_id)
+                held = await membership.coord.held_shards(run_id)
+                others = {s for s, w, _t in held if w != me}
+                todo = set(range(total)) - done - others - ({s for s, w, _t in held if w == me} - mine)
+                sent = 0
+                if todo:
+
+                    async def again(shard: int, todo: set[int] = todo, mine: set[int] = mine) -> bool:
+                        return shard in todo and (shard in mine or await membership.claim(shard))
+
+                    _total, sent = await stream(again)
+                elif not others:
+                    result = total
                     return
-                sent += len(batch)
-                for q in queues:
-                    await q.put(batch)
-            finished = True
+                if not sent:
+                    await asyncio.sleep(membership.options.beat_s)
         finally:
             for q in queues:
                 await q.put(None)
@@ -256,7 +349,7 @@ async def _dispatch(
         group.create_task(produce())
         for runner, q in zip(runners, queues, strict=True):
             group.create_task(runner.run(q))
-    return sent if finished else None
+    return result
 
 
 async def _score_leftovers(

@@ -135,6 +135,57 @@ class FrozenAttacks:
         return not attack.needs_generator or prov.get("generator") == self.generator_label
 
 
+def case_chunks(source: Iterable[Case], size: int = CASE_BATCH) -> Iterator[tuple[int, list[Case]]]:
+    """The source cases in numbered blocks of ``size``: block ``n`` is shard ``n`` of the run's plan.
+
+    The numbering is fixed by the config (same suites, filters and order), so every worker of a run,
+    and every later session, agrees on what each shard holds.
+    """
+    it = iter(source)
+    for number in itertools.count():
+        chunk = list(itertools.islice(it, size))
+        if not chunk:
+            return
+        yield number, chunk
+
+
+async def prepare_batch(
+    chunk: list[Case],
+    *,
+    store: CaseStore,
+    send_base: bool,
+    frozen: FrozenAttacks | None,
+    on_skip: Callable[[SkippedRow], None] = lambda _row: None,
+) -> list[Case]:
+    """The cases to send for one block of source cases. Every case of the batch (and each attacked
+    case's base) is saved in the store before it is returned, so nothing is ever sent that the store
+    does not hold.
+
+    A base case whose attacked variants the generator model cannot write (``GenerationError``,
+    after the generator's own retries) is reported to ``on_skip`` and sent without them.
+    """
+    from core.errors import GenerationError
+
+    batch: list[Case] = []
+    made: list[Case] = []
+    for case in chunk:
+        if case.kind is CaseKind.BASE:
+            if send_base:
+                batch.append(case)
+            if frozen is not None:
+                try:
+                    variants = await frozen.variants(case)
+                except GenerationError as exc:
+                    on_skip(SkippedRow(case.source, case.line, f"attacks on case {case.id}: {exc}"))
+                    continue
+                made.extend(variants)
+                batch.extend(variants)
+        else:
+            batch.append(case)
+    await store.save_cases([*chunk, *made])
+    return batch
+
+
 async def case_batches(
     source: Iterable[Case],
     *,
@@ -144,37 +195,9 @@ async def case_batches(
     on_skip: Callable[[SkippedRow], None] = lambda _row: None,
     batch_size: int = CASE_BATCH,
 ) -> AsyncIterator[list[Case]]:
-    """Batches of cases to send. Every case of a batch (and each attacked case's base) is saved in
-    the store before the batch is yielded, so nothing is ever sent that the store does not hold.
-
-    A base case whose attacked variants the generator model cannot write (``GenerationError``,
-    after the generator's own retries) is reported to ``on_skip`` and sent without them.
-    """
-    from core.errors import GenerationError
-
-    it = iter(source)
-    while True:
-        chunk = list(itertools.islice(it, batch_size))
-        if not chunk:
-            return
-        batch: list[Case] = []
-        made: list[Case] = []
-        for case in chunk:
-            if case.kind is CaseKind.BASE:
-                if send_base:
-                    batch.append(case)
-                if frozen is not None:
-                    try:
-                        variants = await frozen.variants(case)
-                    except GenerationError as exc:
-                        on_skip(SkippedRow(case.source, case.line, f"attacks on case {case.id}: {exc}"))
-                        continue
-                    made.extend(variants)
-                    batch.extend(variants)
-            else:
-                batch.append(case)
-        await store.save_cases([*chunk, *made])
-        yield batch
+    """Every block of ``source`` prepared for sending (``prepare_batch``), in order."""
+    for _number, chunk in case_chunks(source, batch_size):
+        yield await prepare_batch(chunk, store=store, send_base=send_base, frozen=frozen, on_skip=on_skip)
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,15 +28,20 @@ from core.tokens import request_tokens
 from core.types import AttemptResult, ChatRequest, Outcome
 from gateway.budget import Budget, Price, charged_tokens
 from gateway.config import Limits, RetryConfig, RunConfig
-from gateway.limits import Clock, Limiter, Sleep, build_limiters
+from gateway.limits import Clock, RateLimiter, Sleep, build_limiters, merge_limits
 from gateway.retry import CallOutcome, RetryCounters, RetryPolicy
+
+MakeLimiter = Callable[[str, Limits], RateLimiter]
+"""Builds the limiter of one limit key from its merged limits (e.g. a Redis-shared one)."""
 
 
 class LimiterRegistry:
-    """One ``Limiter`` per limit key for a whole run: every caller under a key shares its buckets.
+    """One limiter per limit key for a whole run: every caller under a key shares its buckets.
 
     Built up front from every (key, limits) pair that will send (targets and the generator);
-    callers sharing a key share one limiter under the strictest of their limits.
+    callers sharing a key share one limiter under the strictest of their limits. By default the
+    limiters live in this process; ``make`` builds others (``gateway.shared_limits`` for limits that
+    every worker of a sweep shares).
     """
 
     def __init__(
@@ -45,8 +50,13 @@ class LimiterRegistry:
         *,
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
+        make: MakeLimiter | None = None,
     ) -> None:
-        self._by_key = build_limiters(keyed, clock=clock, sleep=sleep)
+        self._by_key: dict[str, RateLimiter]
+        if make is None:
+            self._by_key = dict(build_limiters(keyed, clock=clock, sleep=sleep))
+        else:
+            self._by_key = {key: make(key, limits) for key, limits in merge_limits(keyed).items()}
 
     @classmethod
     def for_run(
@@ -58,6 +68,7 @@ class LimiterRegistry:
         extra: Iterable[tuple[str, Limits]] = (),
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
+        make: MakeLimiter | None = None,
     ) -> LimiterRegistry:
         """Limiters for the run's targets (``adapters`` by target name), its generator adapter and
         ``extra`` (limit key, limits) pairs (the judge critic's)."""
@@ -66,9 +77,9 @@ class LimiterRegistry:
         gen_target = config.attacks.generator
         if generator is not None and gen_target is not None:
             keyed.append((generator.limit_key, gen_target.limits))
-        return cls(keyed, clock=clock, sleep=sleep)
+        return cls(keyed, clock=clock, sleep=sleep, make=make)
 
-    def __getitem__(self, key: str) -> Limiter:
+    def __getitem__(self, key: str) -> RateLimiter:
         try:
             return self._by_key[key]
         except KeyError:

@@ -25,12 +25,13 @@ from core.errors import ConfigError
 from core.protocols import Critic, TargetAdapter
 from core.redaction import Redactor
 from gateway.budget import Budget, price_for
-from gateway.config import JUDGE_BACKEND, RunConfig, TargetConfig, load_run_config
+from gateway.config import JUDGE_BACKEND, Limits, RunConfig, TargetConfig, load_run_config
 from gateway.judge import CascadeCritic, JudgeCritic
 from gateway.pipeline import Wiring, execute
-from gateway.policy import CallPolicy, LimiterRegistry, PolicyAdapter
+from gateway.policy import CallPolicy, LimiterRegistry, MakeLimiter, PolicyAdapter
 from gateway.progress import ProgressSink
 from gateway.run_results import RunResult
+from gateway.shards import WorkerOptions
 
 __all__ = ["RunResult", "resolve_config", "run", "run_sync"]
 
@@ -61,6 +62,7 @@ async def run(
     progress: ProgressSink | bool | None = None,
     stop: asyncio.Event | None = None,
     handle_signals: bool = False,
+    workers: WorkerOptions | None = None,
 ) -> RunResult:
     """Run (or resume) a sweep and return its result.
 
@@ -70,7 +72,9 @@ async def run(
     ``cache`` / ``retry_failed``. ``progress``:
     True for rich/log progress by terminal, or a ``ProgressSink``. Setting ``stop`` ends the run
     gracefully (status ``interrupted``); with ``handle_signals`` the first Ctrl-C / SIGTERM does
-    that and a second one cancels at once.
+    that and a second one cancels at once. ``workers`` says how this process takes part in a run
+    that several may work at once (leases, journal folder, ``redis_url`` for shared rate limits;
+    default: ``SEVAL_REDIS`` when set).
     """
     cfg = resolve_config(config, db_url=db_url)
     redactor = Redactor.from_env(cfg.key_env_names())
@@ -101,9 +105,15 @@ async def run(
                 if judge is not None and cfg.critic.target is not None
                 else []
             )
+            options = workers or WorkerOptions(redis_url=os.environ.get("SEVAL_REDIS") or None)
+            make = (
+                await stack.enter_async_context(_shared_limits(options.redis_url, cfg))
+                if options.redis_url
+                else None
+            )
             # One policy (and one limiter per limit key) for the targets, the generator and the judge.
             policy = CallPolicy(
-                cfg.retry, LimiterRegistry.for_run(cfg, adapters, generator, extra=judge_limits)
+                cfg.retry, LimiterRegistry.for_run(cfg, adapters, generator, extra=judge_limits, make=make)
             )
             critic = (
                 await stack.enter_async_context(_critic(cfg, policy, judge, redactor))
@@ -124,7 +134,13 @@ async def run(
             )
             try:
                 return await execute(
-                    cfg, wiring, stop=stop, use_cache=use_cache, retry_failed=retry_failed, progress=sink
+                    cfg,
+                    wiring,
+                    stop=stop,
+                    use_cache=use_cache,
+                    retry_failed=retry_failed,
+                    progress=sink,
+                    workers=options,
                 )
             finally:
                 if critic is not None:
@@ -317,6 +333,42 @@ def _expander(cfg: RunConfig, policy: CallPolicy, generator: TargetAdapter | Non
         allow_template_fallback=cfg.attacks.no_generator,
         languages=cfg.languages,
     )
+
+
+@contextlib.asynccontextmanager
+async def _shared_limits(url: str, cfg: RunConfig) -> AsyncIterator[MakeLimiter]:
+    """Limiters whose state lives in Redis at ``url``, shared by every worker of the sweep."""
+    from redis.asyncio import Redis
+
+    from gateway.shared_limits import SharedLimiter, SharedLimitError
+
+    client = Redis.from_url(url)
+    try:
+        await client.ping()
+    except Exception as exc:
+        await client.aclose()
+        raise SharedLimitError(f"cannot reach Redis for shared limits: {type(exc).__name__}") from None
+    made: list[SharedLimiter] = []
+
+    def make(key: str, limits: Limits) -> SharedLimiter:
+        limiter = SharedLimiter(
+            client,
+            key,
+            rpm=limits.rpm,
+            tpm=limits.tpm,
+            max_in_flight=limits.max_in_flight,
+            # A killed worker's slot frees once the longest call it could have been making is over.
+            slot_ttl_s=cfg.request.timeout_s + 30.0,
+        )
+        made.append(limiter)
+        return limiter
+
+    try:
+        yield make
+    finally:
+        for limiter in made:
+            await limiter.aclose()
+        await client.aclose()
 
 
 @contextlib.contextmanager

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -18,6 +19,7 @@ from gateway.cli.db_cmd import DbOption
 if TYPE_CHECKING:
     from core.records import StoredRun
     from db.batch_jobs import BatchJob
+    from db.coordination import ShardCounts, WorkerInfo
     from db.store import Store
     from gateway.config import RunConfig
     from gateway.estimate import RunEstimate
@@ -59,6 +61,27 @@ def run(
     estimate_only: Annotated[
         bool, typer.Option("--estimate", help="Print expected calls, tokens and cost; send nothing.")
     ] = False,
+    redis: Annotated[
+        str | None,
+        typer.Option(
+            "--redis",
+            envvar="SEVAL_REDIS",
+            help="Redis URL: every worker of the run shares each target's rpm, tpm and in-flight cap.",
+        ),
+    ] = None,
+    lease_s: Annotated[
+        float,
+        typer.Option(
+            "--lease-s", min=1.0, help="Seconds a dead worker's shards stay held before others take them."
+        ),
+    ] = 60.0,
+    journal_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--journal-dir",
+            help="Journal folder for paid answers (default: beside a SQLite file, else ~/.cache/seval).",
+        ),
+    ] = None,
 ) -> None:
     """Run or resume a sweep: items without a stored response are sent, and (unless
     --no-retry-failed) items an earlier session stored as FAILED_TRANSIENT or INCOMPLETE.
@@ -78,6 +101,9 @@ def run(
         return
     from core.errors import ConfigError
     from gateway.sdk import run as sdk_run
+    from gateway.shards import WorkerOptions
+
+    workers = WorkerOptions(lease_s=lease_s, journal_dir=journal_dir, redis_url=redis or None)
 
     try:
         result = asyncio.run(
@@ -87,6 +113,7 @@ def run(
                 retry_failed=retry_failed,
                 progress=True,
                 handle_signals=True,
+                workers=workers,
             )
         )
     except (ConfigError, ValueError) as exc:  # suites, taxonomy, attacks, prices: bad input, named
@@ -120,14 +147,13 @@ async def _estimate(cfg: RunConfig, *, retry_failed: bool, use_cache: bool) -> R
     except StoreError:
         return await estimate(cfg)
     try:
-        done: dict[str, set[str]] = {}
-        spent = 0.0
-        if await store.get_run(cfg.run_id) is not None:
-            for t in cfg.targets:
-                done[t.name] = await store.done_keys(cfg.run_id, t.name, include_retryable=not retry_failed)
-            spent = await store.spent_usd(cfg.run_id)
-        find_cached = store.find_cached if use_cache else None
-        return await estimate(cfg, done=done, find_cached=find_cached, spent_usd=spent)
+        known = await store.get_run(cfg.run_id) is not None
+        return await estimate(
+            cfg,
+            store=store if known else None,
+            retry_failed=retry_failed,
+            find_cached=store.find_cached if use_cache else None,
+        )
     finally:
         await store.close()
 
@@ -208,18 +234,38 @@ def _print_result(result: RunResult) -> None:
 @runs_app.command("list")
 def runs_list(db: DbOption = None) -> None:
     """Every stored run, newest first."""
-    rows = asyncio.run(_list_runs(db or _default_db()))
+    rows, beats = asyncio.run(_list_runs(db or _default_db()))
     if not rows:
         typer.echo("no runs")
         return
     for r in rows:
-        typer.echo(f"{r.id[:12]}  {r.status:<17} {r.updated_at:%Y-%m-%d %H:%M}  {r.name}")
+        status = _liveness(r.status, beats.get(r.id))
+        typer.echo(f"{r.id[:12]}  {status:<17} {r.updated_at:%Y-%m-%d %H:%M}  {r.name}")
 
 
-async def _list_runs(db_url: str) -> list[StoredRun]:
+STALE_AFTER_S = 120.0
+"""A running run none of whose workers has beaten for this long was killed (heartbeats: every 10 s)."""
+
+
+def _liveness(status: str, last_beat: float | None) -> str:
+    """``status``, or ``stale (no heartbeat since ...)`` for a run left "running" by killed workers."""
+    import time
+
+    if status != "running" or (last_beat is not None and time.time() - last_beat <= STALE_AFTER_S):
+        return status
+    if last_beat is None:
+        return "stale (no heartbeat)"
+    return f"stale (no heartbeat since {time.strftime('%Y-%m-%d %H:%M', time.localtime(last_beat))})"
+
+
+async def _list_runs(db_url: str) -> tuple[list[StoredRun], dict[str, float]]:
+    from db.coordination import Coordination
+
     store = await _open_existing(db_url)
     try:
-        return list(await store.list_runs())
+        runs = list(await store.list_runs())
+        beats = await Coordination(store.engine).last_heartbeat([r.id for r in runs if r.status == "running"])
+        return runs, beats
     finally:
         await store.close()
 
@@ -243,16 +289,19 @@ def runs_show(
     ],
     db: DbOption = None,
 ) -> None:
-    """A run's status, targets, outcomes, spend and verdicts."""
-    result, usage, jobs = asyncio.run(_show(ref, db or _default_db()))
-    _print_result(result)
+    """A run's status, targets, outcomes, spend and verdicts; its workers, shards and batch jobs."""
+    result, usage, jobs, workers, shards = asyncio.run(_show(ref, db or _default_db()))
+    beat = max((w.heartbeat_at for w in workers), default=None)
+    _print_result(
+        result if result.status != "running" else replace(result, status=_liveness("running", beat))
+    )
+    _print_workers(workers, shards)
     for u in usage:
         typer.echo(
             f"  critic {u.critic}@{u.critic_version}: {u.calls:,} judge calls ({u.retries:,} retries) "
             f"for {u.items:,} items, {u.prompt_tokens + u.completion_tokens:,} tokens, ${u.cost_usd:.4f} "
             f"(apart from the targets' spend); {u.errors:,} critic errors"
         )
-
     for target in sorted({j.target for j in jobs}):
         mine = [j for j in jobs if j.target == target]
         states = ", ".join(f"{k} {v}" for k, v in sorted(Counter(j.state for j in mine).items()))
@@ -260,8 +309,27 @@ def runs_show(
         typer.echo(f"  batch jobs of {target}: {len(mine)} ({states}); {waiting} items awaiting the vendor")
 
 
+def _print_workers(workers: list[WorkerInfo], shards: ShardCounts) -> None:
+    import time
 
-async def _show(ref: str, db_url: str) -> tuple[RunResult, list[Any], list[BatchJob]]:
+    if not workers and not (shards.done or shards.held or shards.expired):
+        return
+    typer.echo(
+        f"  shards: {shards.done} done, {shards.held} held, {shards.expired} held past their lease"
+        f" (taken over {shards.reclaimed} times)"
+    )
+    now = time.time()
+    for w in workers:
+        typer.echo(
+            f"  worker {w.worker_id} pid {w.pid} on {w.host}: {w.state},"
+            f" heartbeat {now - w.heartbeat_at:.0f} s ago, {w.done} shards done, {w.held} held"
+        )
+
+
+async def _show(
+    ref: str, db_url: str
+) -> tuple[RunResult, list[Any], list[BatchJob], list[WorkerInfo], ShardCounts]:
+    from db.coordination import Coordination
     from db.critic_records import critic_usage
     from db.store import StoreError
     from gateway.pipeline import collect_result
@@ -276,10 +344,13 @@ async def _show(ref: str, db_url: str) -> tuple[RunResult, list[Any], list[Batch
             raise _fail(f"no run matches {ref!r}")
         from db.batch_jobs import jobs
 
+        coord = Coordination(store.engine)
         return (
             await collect_result(store, run.id, None, [], None),
             await critic_usage(store.engine, run.id),
             await jobs(store, run.id),
+            await coord.workers(run.id),
+            await coord.shard_counts(run.id),
         )
     finally:
         await store.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 import textwrap
 
@@ -23,7 +24,7 @@ async def _open(url: str) -> tuple[Store, Coordination]:
 
 
 def _me(n: int) -> WorkerIdentity:
-    return WorkerIdentity(f"worker-{n}", "host-a", 1000 + n)
+    return WorkerIdentity(f"worker-{n}", f"host-{n}", 1000 + n)  # each on a host of its own
 
 
 async def test_a_shard_is_claimed_once_and_done_is_final(db_url: str) -> None:
@@ -79,9 +80,10 @@ async def test_heartbeat_keeps_leases_and_leave_frees_shards(db_url: str) -> Non
 
 async def test_sqlite_refuses_a_second_live_worker_naming_the_holder(sqlite_url: str) -> None:
     store, coord = await _open(sqlite_url)
+    alive = WorkerIdentity("worker-1", "host-a", os.getpid())  # a live process on the joiner's host
     try:
-        await coord.join(RUN, _me(1), stale_after_s=30)
-        with pytest.raises(RunBusyError, match=r"pid 1001 on host-a"):
+        await coord.join(RUN, alive, stale_after_s=30)
+        with pytest.raises(RunBusyError, match=rf"pid {os.getpid()} on host-a"):
             await coord.join(RUN, _me(2), stale_after_s=30)
         # A holder that stopped beating is no obstacle.
         await coord.join("other-run", _me(3), stale_after_s=30)
@@ -89,6 +91,34 @@ async def test_sqlite_refuses_a_second_live_worker_naming_the_holder(sqlite_url:
         await coord.join("other-run", _me(4), stale_after_s=0.01)
     finally:
         await store.close()
+
+
+async def test_a_killed_holder_on_this_host_is_buried_at_once(db_url: str) -> None:
+    store, coord = await _open(db_url)
+    try:
+        dead = WorkerIdentity("killed", "host-a", _dead_pid())
+        await coord.join(RUN, dead, stale_after_s=30)
+        await coord.open_budget(RUN, spent_usd=0.0)
+        assert await coord.reserve(RUN, "killed", usd=0.5, max_usd=1.0, max_calls=None)
+        assert await coord.claim(RUN, 7, "killed", lease_s=600)
+        # Same host, process gone: no refusal, no waiting out the lease or the heartbeat.
+        assert await coord.join(RUN, WorkerIdentity("next", "host-a", os.getpid()), stale_after_s=30) == []
+        assert await coord.reclaim_expired(RUN, "next", lease_s=30) == [7]
+        state = await coord.budget(RUN)
+        assert state is not None
+        assert state.reserved_usd == pytest.approx(0.0)
+    finally:
+        await store.close()
+
+
+def _dead_pid() -> int:
+    """The pid of a process that has exited."""
+    import subprocess
+
+    proc = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    return int(proc.stdout)
 
 
 async def test_postgres_lets_workers_share_a_run(postgres_url: str) -> None:

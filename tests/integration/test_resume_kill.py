@@ -1,8 +1,9 @@
 """Resume after a real ``kill -9``: `seval run` in a subprocess, killed mid-run, then run again.
 
 The simulated vendor (in this process) counts what it receives, so the test proves that the second
-session sent exactly the items the first left without a stored response, with identical prompts
-(attacked variants included), and that nothing is stored twice or lost.
+session sent only items the first left without a stored response, with identical prompts (attacked
+variants included), that answers the first session was paid for came from its journal instead of
+being bought again, and that nothing is stored twice or lost.
 """
 
 from __future__ import annotations
@@ -78,10 +79,13 @@ async def test_kill_9_then_resume_sends_only_missing_items(tmp_path: Path) -> No
     assert len(keys) == len(set(keys)) == planned  # nothing lost, nothing twice
     done_first = {(t, k) for t, k, _ in first}
     missing = Counter((t, text) for t, k, text in final if (t, k) not in done_first)
-    assert sent_second == missing  # the second session sent exactly what had no stored response
-    # whatever the first session sent but never stored went out again with the identical prompt
     unstored_first = sent_first - Counter((t, text) for t, _, text in first)
-    assert not unstored_first - sent_second
+    # The second session sent only what had no stored response; what it did not send again had been
+    # answered in the first session and reached the store from the killed worker's journal.
+    assert not sent_second - missing
+    assert not (missing - sent_second) - unstored_first
+    # Sent twice: only the calls in flight at the kill (no answer to journal), at most the in-flight caps.
+    assert sum((unstored_first & sent_second).values()) <= 2 * 3
     with sqlite3.connect(db) as conn:
         completed = conn.execute("SELECT count(*) FROM responses WHERE outcome = 'COMPLETED'").fetchone()[0]
         scored = conn.execute("SELECT count(*) FROM verdicts WHERE status = 'SCORED'").fetchone()[0]

@@ -16,7 +16,7 @@ from core.tokens import text_tokens
 from core.types import AttemptResult, ChatRequest, Decoding, Outcome, Usage
 from gateway.budget import Budget, Price, charged_tokens
 from gateway.config import Limits, RetryConfig, RunConfig
-from gateway.limits import PACING_HEADROOM
+from gateway.limits import PACING_HEADROOM, Limiter
 from gateway.policy import CallPolicy, LimiterRegistry, PolicyAdapter
 from gateway.retry import RetryCounters
 
@@ -164,7 +164,9 @@ async def test_retry_after_pause_is_capped_at_max_wait() -> None:
     generator = Scripted(time)
     first = task(policy.call(target, REQUEST, RetryCounters()))
     await time.settle()
-    assert policy.limiters[KEY].paused_until == 20.0
+    limiter = policy.limiters[KEY]
+    assert isinstance(limiter, Limiter)
+    assert limiter.paused_until == 20.0
     second = task(PolicyAdapter(generator, policy).send(REQUEST))
     await time.run([first, second])
     assert target.sent_at == [0.0, 20.0]

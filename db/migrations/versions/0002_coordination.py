@@ -1,4 +1,5 @@
-"""Several workers on one run: worker registry, shard leases, the shared budget ledger.
+"""Several workers on one run: worker registry, shard leases, the shared budget ledger, and an index
+that finds one shard's stored responses by case.
 
 Revision ID: 0002
 Revises: 0001
@@ -19,7 +20,8 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    """Create the worker, shard and budget tables."""
+    """Create the worker, shard and budget tables and the responses-by-case index."""
+    op.create_index("ix_responses_run_case", "responses", ["run_id", "case_id"])
     op.create_table(
         "run_workers",
         sa.Column("run_id", sa.String(length=64), nullable=False),
@@ -41,7 +43,8 @@ def upgrade() -> None:
         sa.Column("worker_id", sa.String(length=64), nullable=False),
         sa.Column("lease_until", sa.Float(), nullable=False),
         sa.Column("claims", sa.Integer(), nullable=False),
-        sa.Column("items", sa.Integer(), nullable=False),
+        sa.Column("cases", sa.Integer(), nullable=False),
+        sa.Column("retryable", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("run_id", "shard"),
     )
     op.create_index("ix_run_shards_run_state", "run_shards", ["run_id", "state"])
@@ -58,6 +61,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     """Drop them again."""
+    op.drop_index("ix_responses_run_case", table_name="responses")
     op.drop_table("run_budget")
     op.drop_index("ix_run_shards_run_state", table_name="run_shards")
     op.drop_table("run_shards")
