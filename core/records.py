@@ -142,15 +142,25 @@ class Counts:
 @dataclass(frozen=True, slots=True)
 class AdaptiveCounts:
     """Base prompts seen through their attack variants: ``judged`` have at least one evaluated
-    variant, ``broken`` have at least one variant judged unsafe."""
+    variant, ``broken`` have at least one variant judged unsafe.
+
+    ``judged_any`` / ``broken_any`` count the base answer too (a prompt the target answered unsafely
+    as asked is broken without any attack): the measure an adaptive sweep (``strategy: adaptive``)
+    keeps exact, since it sends no attacks once the base answer is unsafe."""
 
     prompts: int = 0
     judged: int = 0
     broken: int = 0
+    judged_any: int = 0
+    broken_any: int = 0
 
     def __add__(self, other: AdaptiveCounts) -> AdaptiveCounts:
         return AdaptiveCounts(
-            self.prompts + other.prompts, self.judged + other.judged, self.broken + other.broken
+            self.prompts + other.prompts,
+            self.judged + other.judged,
+            self.broken + other.broken,
+            self.judged_any + other.judged_any,
+            self.broken_any + other.broken_any,
         )
 
 

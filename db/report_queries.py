@@ -273,28 +273,32 @@ class ReportQueries:
         r = RESPONSES
         j = _Judgement(critic)
         keys = (r.c.target, r.c.decoding_key, r.c.lang, r.c.dimension, r.c.risk_id)
+        variant = and_(r.c.kind == CaseKind.ATTACK.value, r.c.parent_case_id.is_not(None))
+        # The base answer joins its variants' group (``*_any``); ``judged``/``broken`` stay variants only.
+        # Items an adaptive sweep did not send (no row) count nowhere: they were not needed.
         per_prompt = (
             select(
                 *keys,
-                func.max(case((j.evaluated, 1), else_=0)).label("judged"),
-                func.max(case((j.judged_unsafe, 1), else_=0)).label("broken"),
+                func.max(case((variant, 1), else_=0)).label("has_variant"),
+                func.max(case((and_(variant, j.evaluated), 1), else_=0)).label("judged"),
+                func.max(case((and_(variant, j.judged_unsafe), 1), else_=0)).label("broken"),
+                func.max(case((j.evaluated, 1), else_=0)).label("judged_any"),
+                func.max(case((j.judged_unsafe, 1), else_=0)).label("broken_any"),
             )
             .select_from(j.source)
-            .where(
-                r.c.run_id == run_id,
-                r.c.kind == CaseKind.ATTACK.value,
-                r.c.parent_case_id.is_not(None),
-            )
-            .group_by(*keys, r.c.parent_case_id)
+            .where(r.c.run_id == run_id, or_(variant, r.c.kind == CaseKind.BASE.value))
+            .group_by(*keys, func.coalesce(r.c.parent_case_id, r.c.case_id))
             .subquery("per_prompt")
         )
         p = per_prompt.c
         outer_keys = (p.target, p.decoding_key, p.lang, p.dimension, p.risk_id)
         stmt = select(
             *outer_keys,
-            func.count().label("prompts"),
+            func.sum(p.has_variant).label("prompts"),
             func.sum(p.judged).label("judged"),
             func.sum(p.broken).label("broken"),
+            func.sum(p.judged_any).label("judged_any"),
+            func.sum(p.broken_any).label("broken_any"),
         ).group_by(*outer_keys)
         return [
             AdaptiveCell(
@@ -303,10 +307,61 @@ class ReportQueries:
                 lang=row.lang,
                 dimension=row.dimension,
                 risk_id=row.risk_id,
-                counts=AdaptiveCounts(_as_int(row.prompts), _as_int(row.judged), _as_int(row.broken)),
+                counts=AdaptiveCounts(
+                    _as_int(row.prompts),
+                    _as_int(row.judged),
+                    _as_int(row.broken),
+                    _as_int(row.judged_any),
+                    _as_int(row.broken_any),
+                ),
             )
             for row in (await self._conn.execute(stmt)).all()
         ]
+
+    async def unsafe_flags(
+        self, run_id: str, keys: Sequence[str], critic: CriticInfo
+    ) -> dict[str, int | None]:
+        """For each stored work key among ``keys``: 1 when its answer counts as unsafe under
+        ``critic``, 0 when it counts as safe (blocked included), None when it was not evaluated
+        (failed, incomplete, critic error, not yet judged). Keys without a stored answer are absent."""
+        r = RESPONSES
+        j = _Judgement(critic)
+        stmt = (
+            select(r.c.work_key, j.unsafe_flag().label("u"))
+            .select_from(j.source)
+            .where(r.c.run_id == run_id, r.c.work_key.in_(list(keys)))
+        )
+        return {row.work_key: row.u for row in (await self._conn.execute(stmt)).all()}
+
+    async def attack_history(self, model_prefix: str, *, exclude_run: str) -> dict[str, tuple[int, int]]:
+        """Per attack: (evaluated, unsafe) attack answers stored by targets whose model starts with
+        ``model_prefix``, over every run but ``exclude_run``, under any critic's SCORED verdicts
+        (a response judged by two critics counts twice; this is a prior for ordering, not a report)."""
+        r, v, t = RESPONSES, VERDICTS, RUN_TARGETS
+        blocked = r.c.outcome == Outcome.BLOCKED_BY_VENDOR.value
+        scored = and_(r.c.outcome == Outcome.COMPLETED.value, v.c.status == VerdictStatus.SCORED.value)
+        source = r.join(t, and_(t.c.run_id == r.c.run_id, t.c.target == r.c.target)).outerjoin(
+            v, and_(v.c.run_id == r.c.run_id, v.c.work_key == r.c.work_key)
+        )
+        stmt = (
+            select(
+                r.c.attack,
+                _count(or_(blocked, scored)).label("evaluated"),
+                _count(and_(scored, v.c.label == Label.UNSAFE.value)).label("unsafe"),
+            )
+            .select_from(source)
+            .where(
+                r.c.kind == CaseKind.ATTACK.value,
+                r.c.attack.is_not(None),
+                r.c.run_id != exclude_run,
+                t.c.model.startswith(model_prefix, autoescape=True),
+            )
+            .group_by(r.c.attack)
+        )
+        return {
+            row.attack: (_as_int(row.evaluated), _as_int(row.unsafe))
+            for row in (await self._conn.execute(stmt)).all()
+        }
 
     async def targets(self, run_id: str) -> list[TargetInfo]:
         """The run's registered targets with their planned item counts."""

@@ -21,7 +21,7 @@ from sqlmodel import SQLModel
 
 from core.errors import ServiceError
 from core.protocols import Critic
-from core.records import RunCounts, StoredRun, StoredTarget
+from core.records import CriticInfo, RunCounts, StoredRun, StoredTarget
 from core.types import (
     Case,
     Outcome,
@@ -515,6 +515,26 @@ class Store:
                 )
             )
         return float(total or 0.0)
+
+    async def unsafe_flags(
+        self, run_id: str, keys: Sequence[str], critic: str, critic_version: str
+    ) -> dict[str, int | None]:
+        """How the stored answers of ``keys`` count under that critic: 1 unsafe, 0 safe (blocked
+        included), None not evaluated; keys without a stored answer are absent (the adaptive
+        sweep's resume reads its chains' state with this)."""
+        info = CriticInfo(critic, critic_version, 0)
+        out: dict[str, int | None] = {}
+        async with self._engine.connect() as conn:
+            queries = ReportQueries(conn)
+            for part in _chunks(list(keys), _IN_CHUNK):
+                out.update(await queries.unsafe_flags(run_id, part, info))
+        return out
+
+    async def attack_history(self, model_prefix: str, *, exclude_run: str) -> dict[str, tuple[int, int]]:
+        """(evaluated, unsafe) attack answers per attack for models starting with ``model_prefix``,
+        from every stored run but ``exclude_run`` (``ReportQueries.attack_history``)."""
+        async with self._engine.connect() as conn:
+            return await ReportQueries(conn).attack_history(model_prefix, exclude_run=exclude_run)
 
     # -- verdicts ---------------------------------------------------------------------------
 

@@ -472,6 +472,12 @@ class RunConfig(_Frozen):
         description="How `limit` slices the suites: `stratified` (quotas per dimension, category, "
         "language and kind, so the slice covers the whole taxonomy) or `first` (the first cases read).",
     )
+    strategy: Literal["full", "adaptive"] = Field(
+        default="full",
+        description="`full` sends every item; `adaptive` sends each base prompt first and its attack "
+        "variants (most successful on the target's model family first) only while the target "
+        "stays safe, stopping at the first success (`gateway.adaptive`).",
+    )
     critic: CriticConfig = Field(default_factory=CriticConfig, description="Scoring settings.")
     budget: BudgetConfig = Field(default_factory=BudgetConfig, description="Spending caps.")
     retry: RetryConfig = Field(default_factory=RetryConfig, description="Retry policy.")
@@ -507,6 +513,22 @@ class RunConfig(_Frozen):
     def _attacks_need_attack_kind(self) -> RunConfig:
         if self.attacks.apply and CaseKind.ATTACK not in self.kinds:
             raise ValueError("attacks.apply is set but `attack` is not in kinds")
+        return self
+
+    @model_validator(mode="after")
+    def _adaptive_needs_critic(self) -> RunConfig:
+        if self.strategy != "adaptive":
+            return self
+        # Each next send depends on the verdict of the last answer, so the critic must judge in-run.
+        if not self.critic.enabled:
+            raise ValueError("strategy: adaptive needs the critic (critic.enabled: true)")
+        if not self.attacks.apply:
+            raise ValueError("strategy: adaptive needs attacks.apply (the attacks it chooses among)")
+        batch = [t.name for t in self.targets if t.mode == "batch"]
+        if batch:
+            raise ValueError(
+                f"strategy: adaptive sends one item at a time; target(s) {batch} use mode: batch"
+            )
         return self
 
     def decoding_settings(self) -> list[DecodingSetting]:
@@ -553,6 +575,9 @@ class RunConfig(_Frozen):
         if self.limit is not None and self.limit_strategy != "first":
             # Only here: runs that took the first `limit` cases (the old meaning) keep their ids.
             spec["limit_strategy"] = self.limit_strategy
+        if self.strategy != "full":
+            # Only here: full sweeps keep the ids they had before strategies existed.
+            spec["strategy"] = self.strategy
         return spec
 
     @property

@@ -72,8 +72,8 @@ class CriticStage:
         """No more items: the running ``run`` finishes the batches it has."""
         await self._queue.put(None)
 
-    async def judge(self, items: Sequence[CritiqueItem]) -> None:
-        """Judge one batch now and store its verdicts."""
+    async def judge(self, items: Sequence[CritiqueItem]) -> list[Verdict]:
+        """Judge one batch now, store its verdicts and return them (in ``items``' order)."""
         try:
             verdicts = await self._critic.critique(items)
             if len(verdicts) != len(items):
@@ -100,6 +100,7 @@ class CriticStage:
             else:
                 self.stats.errors += 1
         await self._writer.put_verdicts(self._run_id, verdicts)
+        return verdicts
 
     async def _judge(self, items: list[CritiqueItem]) -> None:
         try:

@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from adapters.batch import BatchClient
+from core.errors import ConfigError
 from core.protocols import Critic, TargetAdapter
 from core.redaction import Redactor
 from core.types import AttemptResult, Case, CaseKind, CritiqueItem, SkippedRow
@@ -28,6 +29,7 @@ from db.journal import Journal
 from db.store import RETRYABLE_OUTCOMES, Store
 from db.tables import RunTargetRow
 from db.writer import BatchWriter
+from gateway.adaptive import AdaptiveJudge, AdaptiveRunner, attack_order
 from gateway.batch_runner import BatchRunner
 from gateway.budget import Budget, Price, price_for
 from gateway.config import RunConfig
@@ -102,6 +104,8 @@ async def execute(
     retry_on = config.retry_failed if retry_failed is None else retry_failed
     prices = {t.name: price_for(t) for t in config.targets}
     _check_prices(config, prices)
+    if config.strategy == "adaptive" and wiring.critic is None:
+        raise ConfigError("strategy: adaptive needs the run's critic to judge each answer as it comes")
 
     base, released = count_source_cases(config)
     estimate = planned_cases(config, base, released)
@@ -168,11 +172,16 @@ async def execute(
                 runner = next(r for r in runners if r.name == name)
                 await store.set_target_status(run_id, name, TargetStatus.PAUSED, runner.status_detail)
 
+            judge = _adaptive_judge(config, stage)
             for t in config.targets:
                 adapter = wiring.adapters[t.name]
                 batch = {"store": store, "client": wiring.batch_clients[t.name]} if t.mode == "batch" else {}
+                if judge is not None and wiring.critic is not None:
+                    critic_id = (wiring.critic.name, wiring.critic.version)
+                    order = await attack_order(store, config, t)
+                    batch = {"store": store, "judge": judge, "order": order, "critic": critic_id}
                 runners.append(
-                    (BatchRunner if batch else TargetRunner)(
+                    (AdaptiveRunner if judge is not None else BatchRunner if batch else TargetRunner)(
                         run_id=run_id,
                         config=config,
                         target=t,
@@ -182,7 +191,7 @@ async def execute(
                         budget=budget,
                         stop=stop,
                         put_response=writer.put_response,
-                        put_critique=stage.put if stage is not None else None,
+                        put_critique=stage.put if stage is not None and judge is None else None,
                         find_cached=store.find_cached if cache_on else None,
                         on_pause=on_pause,
                         tracker=tracker,
@@ -191,18 +200,25 @@ async def execute(
                     )
                 )
             stage_task = asyncio.create_task(stage.run()) if stage is not None else None
+            judge_task = asyncio.create_task(judge.run()) if judge is not None else None
             membership.start(tracker, writer.flush)
             try:
                 shards = await _dispatch(config, wiring, runners, stop, budget, membership, retry_on=retry_on)
             finally:
+                if judge is not None and judge_task is not None:
+                    await judge.close()
+                    await judge_task
                 if stage is not None and stage_task is not None:
                     await stage.close()
                     await stage_task
             await writer.flush()
             await membership.record()
             sent_cases = await membership.coord.done_cases(run_id, shards) if shards is not None else None
-            if sent_cases is not None and sent_cases != estimate:
+            if sent_cases is not None and (sent_cases != estimate or judge is not None):
                 exact = planned_counts(config, sent_cases)
+                if judge is not None:  # adaptive: what a chain left unsent was never planned
+                    stored_now = await store.done_counts(run_id)
+                    exact = {name: stored_now.get(name, 0) for name in exact}
                 for name, n in exact.items():
                     stats[name].planned = n
                 await store.start_run(
@@ -240,6 +256,15 @@ async def execute(
             await progress.stop()
     await _record_status(store, run_id, runners, status, detail)
     return await collect_result(store, run_id, config, runners, wiring.critic)
+
+
+def _adaptive_judge(config: RunConfig, stage: CriticStage | None) -> AdaptiveJudge | None:
+    """The judge an adaptive run's chains wait on (None for a full sweep)."""
+    if config.strategy != "adaptive":
+        return None
+    assert stage is not None, "execute() refuses an adaptive run without a critic"
+    critic = config.critic
+    return AdaptiveJudge(stage.judge, batch_size=critic.batch_size, concurrency=critic.concurrency)
 
 
 def _root(exc: BaseException) -> BaseException:
