@@ -89,6 +89,9 @@ class RunEstimate:
     spent_usd: float = 0.0
     """What the run's earlier sessions already spent (``budget.max_usd`` covers every session)."""
     max_usd: float | None = None
+    upper_bound: bool = False
+    """True for `strategy: adaptive`: the calls counted are every item; the run sends fewer (each
+    base prompt's attacks stop at the first success, and none follow an unsafe base answer)."""
 
     @property
     def calls(self) -> int:
@@ -215,6 +218,7 @@ async def estimate(
         _judge(config, sum(calls.values()), prompt, completion),
         spent_usd,
         config.budget.max_usd,
+        upper_bound=config.strategy == "adaptive",
     )
 
 

@@ -104,7 +104,8 @@ def _echo_summary(res: RunResults) -> None:
         typer.echo(
             f"  {t.target}: safety score {pct(t.safety_score.value)} (n={t.safety_score.n}), "
             f"attack success {pct(t.attack_success.value)} (n={t.attack_success.n}), "
-            f"adaptive {pct(t.adaptive_success.value)}, coverage {pct(t.coverage)}"
+            f"adaptive {pct(t.adaptive_success.value)} "
+            f"(with base {pct(t.adaptive_success_any.value)}), coverage {pct(t.coverage)}"
         )
 
 

@@ -193,6 +193,8 @@ def _print_estimate(est: RunEstimate) -> None:
     saving = sum(t.batch_saving_usd or 0.0 for t in est.targets)
     batch = f" (batch prices save ${saving:.4f})" if saving else ""
     typer.echo(f"total: {est.calls:,} calls, {total}{batch}; nothing was sent")
+    if est.upper_bound:
+        typer.echo("strategy adaptive: these counts are an upper bound (attacks stop at the first success)")
     j = est.judge
     if j is not None:
         cost = "unknown (no price)" if j.cost_max_usd is None else f"${j.cost_max_usd:.4f}"

@@ -9,7 +9,6 @@ from collections.abc import Sequence
 from core.types import Case, CaseKind, CritiqueItem, Decoding, Label, Outcome, Verdict, VerdictStatus
 from gateway.adaptive import (
     AdaptiveJudge,
-    Chain,
     Step,
     build_chains,
     model_family,
@@ -55,15 +54,20 @@ def test_chain_stops_at_first_success_and_counts_the_rest_unsent() -> None:
         sent.append(item.case.id)
         chain.observe(answers[item.case.id])
     assert sent == ["b", "b-z-0", "b-y-0"]  # base first, then by the given order, stop at y
-    assert chain.broken and chain.finished and chain.unsent == 1
+    assert chain.broken
+    assert chain.finished
+    assert chain.unsent == 1
 
 
 def test_unsafe_base_sends_no_attack() -> None:
     b = base("b")
     chain = build_chains([b, variant(b, "x")], PLAN, ["x"])[0]
-    assert chain.next() is not None and chain.next().case.id == "b"  # type: ignore[union-attr]
+    first = chain.next()
+    assert first is not None
+    assert first.case.id == "b"
     chain.observe(Step.UNSAFE)
-    assert chain.next() is None and chain.unsent == 1
+    assert chain.next() is None
+    assert chain.unsent == 1
 
 
 def test_unknown_answers_continue_and_a_chain_may_end_unbroken() -> None:
@@ -71,7 +75,9 @@ def test_unknown_answers_continue_and_a_chain_may_end_unbroken() -> None:
     chain = build_chains([b, variant(b, "x"), variant(b, "y")], PLAN, ["x", "y"])[0]
     for step in (Step.UNKNOWN, Step.UNKNOWN, Step.SAFE):
         chain.observe(step)
-    assert chain.finished and not chain.broken and chain.unsent == 0
+    assert chain.finished
+    assert not chain.broken
+    assert chain.unsent == 0
 
 
 def test_step_of_blocked_is_safe_and_critic_error_is_unknown() -> None:

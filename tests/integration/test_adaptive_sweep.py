@@ -11,6 +11,7 @@ import pytest
 from core.errors import ConfigError
 from core.records import AdaptiveCounts
 from gateway.config import RunConfig
+from gateway.estimate import estimate
 from gateway.reports.api import results
 from gateway.sdk import run
 from simulator import SimulatedVendor
@@ -19,7 +20,13 @@ pytestmark = pytest.mark.filterwarnings(
     "ignore:Accessing the '.*' attribute on the instance is deprecated:DeprecationWarning"
 )
 
-ATTACKS = ["code_injection", "deepinception", "goal_hijacking", "instruction_jailbreak", "chain_of_utterances"]
+ATTACKS = [
+    "code_injection",
+    "deepinception",
+    "goal_hijacking",
+    "instruction_jailbreak",
+    "chain_of_utterances",
+]
 
 
 def config(db_url: str, url: str, strategy: str, **extra: Any) -> RunConfig:
@@ -86,6 +93,15 @@ async def test_adaptive_sweep_is_exact_and_cheaper(sqlite_url: str) -> None:
 async def test_adaptive_run_without_critic_is_refused(sqlite_url: str) -> None:
     with pytest.raises(ValueError, match="needs the critic"):
         config(sqlite_url, "http://127.0.0.1:9/v1", "adaptive", critic={"enabled": False})
-    with pytest.raises(ValueError, match="needs attacks.apply"):
+    with pytest.raises(ValueError, match=r"needs attacks\.apply"):
         config(sqlite_url, "http://127.0.0.1:9/v1", "adaptive", attacks={"apply": []})
     assert issubclass(ConfigError, ValueError)
+
+
+async def test_estimate_says_adaptive_counts_are_an_upper_bound(sqlite_url: str) -> None:
+    url = "http://127.0.0.1:9/v1"
+    full = await estimate(config(sqlite_url, url, "full"))
+    adaptive = await estimate(config(sqlite_url, url, "adaptive"))
+    assert not full.upper_bound
+    assert adaptive.upper_bound
+    assert adaptive.calls == full.calls == 2 * 16 * (1 + len(ATTACKS))
