@@ -23,12 +23,15 @@ import orjson
 
 from adapters.keys import make_limit_key, split_model
 from adapters.outcomes import (
+    NOT_PROTOCOL,
+    TOO_LARGE,
     Classified,
     classify_error_body,
     classify_exception,
     classify_finish,
     end_signal,
     parse_body,
+    response_byte_cap,
 )
 from adapters.routing import OPENAI_COMPATIBLE_BASES
 from core.redaction import Redactor
@@ -169,8 +172,9 @@ class OpenAIAdapter:
                     self._url, data=self._body(request), headers=self._headers, timeout=timeout
                 ) as response,
             ):
+                cap = response_byte_cap(request.max_response_chars)
                 if response.status >= 400:
-                    raw = await response.read()
+                    raw, _ = await _read_capped(response, cap)  # a cut error body is classified by status
                     classified = classify_error_body(
                         response.status, parse_body(raw), response.headers, redactor=self._redactor
                     )
@@ -179,7 +183,8 @@ class OpenAIAdapter:
                     state.started = True  # a 200 stream has begun: failures from here are INCOMPLETE
                     classified = await _read_stream(response, state, request, start, self._redactor)
                 else:
-                    classified = _read_body(await response.read(), state)
+                    raw, whole = await _read_capped(response, cap)
+                    classified = _read_body(raw, state) if whole else TOO_LARGE
         except TimeoutError as exc:
             # aiohttp's sock_read timeout (ServerTimeoutError) is the idle timeout; a bare one is ours.
             kind = "idle_timeout" if isinstance(exc, aiohttp.ServerTimeoutError) else "timeout"
@@ -242,15 +247,22 @@ def _usage(raw: Any) -> Usage | None:
     )
 
 
+async def _read_capped(response: aiohttp.ClientResponse, cap: int) -> tuple[bytes, bool]:
+    """At most ``cap`` bytes of the body, and whether that was all of it (the rest is never read)."""
+    if response.content_length is not None and response.content_length > cap:
+        return b"", False
+    buffer = bytearray()
+    async for chunk in response.content.iter_chunked(65_536):
+        buffer += chunk
+        if len(buffer) > cap:
+            return bytes(buffer[:cap]), False
+    return bytes(buffer), True
+
+
 def _read_body(raw: bytes, state: _StreamState) -> Classified:
     body = parse_body(raw)
     if not isinstance(body, dict):
-        return Classified(
-            Outcome.FAILED_TRANSIENT,
-            vendor_code="malformed_response",
-            retryable=True,
-            error="response body is not a JSON object",
-        )
+        return NOT_PROTOCOL
     if "error" in body:  # some compatible servers answer 200 with an error object
         return classify_error_body(None, body, None, in_stream=True)
     choices = body.get("choices")
@@ -277,26 +289,26 @@ async def _read_stream(
 ) -> Classified:
     loop = asyncio.get_running_loop()
     limit = request.max_response_chars
+    line_cap = response_byte_cap(limit)
+    events = 0  # ``data:`` lines seen: a 200 stream without any is not the protocol
     pending = b""
     async for data in response.content.iter_any():
         state.received = True
         lines = (pending + data).split(b"\n")
         pending = lines.pop()
+        if len(pending) > line_cap:  # one endless line (an HTML page): never buffer it whole
+            return NOT_PROTOCOL if events == 0 else _MALFORMED_EVENT
         for line in lines:
             if not line.startswith(b"data:"):
                 continue  # comments, event names, blank separators
+            events += 1
             payload = line[5:].strip()
             if payload == b"[DONE]" or not payload:
                 continue
             try:
                 event = orjson.loads(payload)
             except orjson.JSONDecodeError:
-                return Classified(
-                    Outcome.INCOMPLETE,
-                    vendor_code="malformed_event",
-                    retryable=True,
-                    error="stream carried an event that is not JSON",
-                )
+                return _MALFORMED_EVENT
             if not isinstance(event, dict):
                 continue
             if "error" in event:
@@ -323,4 +335,14 @@ async def _read_stream(
                 state.finish = finish
                 signal = end_signal(event)
                 state.categories = signal.categories if signal else ()
+    if events == 0:
+        return NOT_PROTOCOL
     return classify_finish(state.finish, categories=state.categories)
+
+
+_MALFORMED_EVENT = Classified(
+    Outcome.INCOMPLETE,
+    vendor_code="malformed_event",
+    retryable=True,
+    error="stream carried an event that is not JSON",
+)
