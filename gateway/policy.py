@@ -11,7 +11,10 @@ Every vendor call (a target's item, the attack generator's rewrite) goes through
 3. the retry loop (``gateway.retry.RetryPolicy``: what is retried, backoff, attempt cap, the
    per-item deadline);
 4. the Retry-After pause: a vendor's Retry-After pauses the whole limiter (every caller under that
-   key), capped at ``retry.max_wait_s`` like the item's own wait.
+   key), capped at ``retry.max_wait_s`` like the item's own wait;
+5. the repeated-failure pause: ``retry.pause_after_identical_failures`` FAILED_PERMANENT answers in
+   a row under a key with the same HTTP status and vendor code (a misspelt model's 404, a bad
+   parameter's 400) pause the key like a quota answer: every further call would fail the same way.
 
 Counting (calls, retries, 429s; the run's ``Budget`` when given) happens here too, per attempt.
 """
@@ -19,13 +22,14 @@ Counting (calls, retries, 429s; the run's ``Budget`` when given) happens here to
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
 import time
 from collections.abc import Callable, Iterable, Mapping
 
 from core.protocols import TargetAdapter
 from core.tokens import request_tokens
-from core.types import AttemptResult, ChatRequest
+from core.types import AttemptResult, ChatRequest, Outcome
 from gateway.budget import Budget
 from gateway.config import Limits, RetryConfig, RunConfig
 from gateway.limits import Clock, Limiter, Sleep, build_limiters
@@ -89,6 +93,10 @@ class CallPolicy:
         self._max_wait_s = config.max_wait_s
         # The answer that paused each limit key; the run's state, not a process-wide one.
         self._paused: dict[str, AttemptResult] = {}
+        self._pause_after = config.pause_after_identical_failures
+        # Per limit key: (status, vendor code) of the last final answer when it failed permanently,
+        # and how many final answers in a row failed that way.
+        self._streaks: dict[str, tuple[tuple[int | None, str | None], int]] = {}
 
     async def call(
         self,
@@ -126,7 +134,27 @@ class CallPolicy:
             if result.pause_target:
                 self._paused.setdefault(key, result)
 
-        return await self._retry.run(attempt, counters, after)
+        return self._watch(key, await self._retry.run(attempt, counters, after))
+
+    def _watch(self, key: str, done: CallOutcome) -> CallOutcome:
+        """Count identical permanent failures in a row under ``key``; pause it at the threshold."""
+        result = done.result
+        if result.outcome is not Outcome.FAILED_PERMANENT or result.pause_target or self._pause_after == 0:
+            self._streaks.pop(key, None)
+            return done
+        signature = (result.status_code, result.vendor_code)
+        last, count = self._streaks.get(key, (signature, 0))
+        count = count + 1 if last == signature else 1
+        self._streaks[key] = (signature, count)
+        if count < self._pause_after:
+            return done
+        paused = dataclasses.replace(
+            result,
+            pause_target=True,
+            error=f"{count} identical permanent failures in a row: {result.error or 'no detail'}",
+        )
+        self._paused.setdefault(key, paused)
+        return CallOutcome(paused, done.attempts)
 
 
 class PolicyAdapter:

@@ -1,0 +1,51 @@
+"""Counting integrity through real runs (scripted adapter, SQLite): a run where every request fails
+the same permanent way pauses its target instead of grinding through every item."""
+
+from __future__ import annotations
+
+from adapters.scripted import Reply, ScriptedAdapter
+from core.types import Outcome
+from test_engine_scripted import count_responses, execute_with, make_config
+
+MISSING_MODEL = Reply(
+    outcome=Outcome.FAILED_PERMANENT,
+    status_code=404,
+    vendor_code="model_not_found",
+    error="The model `gpt-4o-mnii` does not exist",
+)
+
+
+async def test_identical_permanent_failures_pause_the_target(sqlite_url: str) -> None:
+    cfg = make_config(sqlite_url, limit=40, target={"limits": {"max_in_flight": 1}})
+    adapter = ScriptedAdapter(replies=[MISSING_MODEL])
+    result = await execute_with(cfg, adapter)
+    m = result.target("m")
+    assert result.status == "partial"
+    assert m.status == "paused"
+    assert "model_not_found" in m.detail and "5 identical permanent failures" in m.detail
+    assert len(adapter.requests) == 5  # one at a time: the fifth identical failure pauses
+    # the first four are stored as the failures they are; the fifth is left for a resume
+    assert await count_responses(sqlite_url, outcome="FAILED_PERMANENT") == 4
+
+
+async def test_different_permanent_failures_do_not_pause(sqlite_url: str) -> None:
+    cfg = make_config(sqlite_url, limit=12, target={"limits": {"max_in_flight": 1}})
+    other = Reply(outcome=Outcome.FAILED_PERMANENT, status_code=400, vendor_code="invalid_value")
+    adapter = ScriptedAdapter(replies=([MISSING_MODEL] * 4 + [other]) * 2 + [MISSING_MODEL] * 2)
+    result = await execute_with(cfg, adapter)
+    assert result.target("m").status == "done"
+    assert len(adapter.requests) == 12
+
+
+async def test_the_threshold_is_configurable_and_zero_turns_it_off(sqlite_url: str) -> None:
+    retry = {"max_attempts": 3, "initial_wait_s": 0.001, "max_wait_s": 0.01, "deadline_s": 30}
+    cfg = make_config(
+        sqlite_url,
+        limit=10,
+        retry={**retry, "pause_after_identical_failures": 0},
+        target={"limits": {"max_in_flight": 1}},
+    )
+    adapter = ScriptedAdapter(replies=[MISSING_MODEL])
+    result = await execute_with(cfg, adapter)
+    assert result.target("m").status == "done"
+    assert len(adapter.requests) == 10
