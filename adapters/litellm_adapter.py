@@ -49,7 +49,7 @@ from adapters.outcomes import (
     parse_body,
     response_byte_cap,
 )
-from core.errors import ServiceError
+from core.errors import ConfigError, ServiceError
 from core.redaction import Redactor
 from core.types import AttemptResult, ChatRequest, Outcome, Usage
 
@@ -546,11 +546,19 @@ _HTTP_HANDLER_PROVIDERS = frozenset({"anthropic", "gemini", "bedrock"})
 
 def _route_of(model: str, api_base: str | None, api_key: str | None) -> _OpenAIRoute | str | None:
     """How a capped client is handed to litellm for ``model``; None where the adapter cannot
-    (Azure's own SDK client, other providers' handlers): those bodies stay uncapped."""
+    (Azure's own SDK client, other providers' handlers): those bodies stay uncapped.
+
+    Raises ``ConfigError`` for a model string litellm cannot route (offline: string rules only),
+    so an adapter for it is never built and nothing is sent.
+    """
     try:
         _, provider, dynamic_key, dynamic_base = litellm.get_llm_provider(model=model, api_base=api_base)
     except Exception:  # litellm's BadRequestError for a model string it cannot route
-        return None
+        head = model.partition("/")[0]
+        raise ConfigError(
+            f"litellm cannot route model {model!r}: {head!r} is not a provider it knows "
+            "(a typo like `opnai/`?); see https://docs.litellm.ai/docs/providers"
+        ) from None
     if provider in _HTTP_HANDLER_PROVIDERS:
         return str(provider)
     compatible: list[str] = getattr(litellm, "openai_compatible_providers", [])

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from sqlalchemy import (
@@ -90,6 +91,29 @@ _PAIRS_PER_QUERY = 100
 
 PairCounts = dict[str, tuple[int, int, int, int]]
 """Per case kind: shared evaluated items as (both unsafe, first only, second only, both safe)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorReason:
+    """One kind of failure of a target: how many stored responses failed this way, and one stored
+    (already redacted) error text of them."""
+
+    target: str
+    outcome: str
+    status_code: int | None
+    vendor_code: str | None
+    count: int
+    example: str | None
+
+    def describe(self) -> str:
+        """``FAILED_PERMANENT 404 model_not_found: The model ...`` (one line)."""
+        parts = [
+            self.outcome,
+            str(self.status_code) if self.status_code is not None else "",
+            self.vendor_code or "",
+        ]
+        head = " ".join(p for p in parts if p)
+        return f"{head}: {self.example}" if self.example else head
 
 
 class ArmKey(Protocol):
@@ -310,6 +334,36 @@ class ReportQueries:
             )
             for row in (await self._conn.execute(stmt)).all()
         ]
+
+    async def error_reasons(self, run_id: str, *, per_target: int = 3) -> list[ErrorReason]:
+        """The most frequent failures (FAILED_*, INCOMPLETE) per target, by (outcome, HTTP status,
+        vendor code), most frequent first, at most ``per_target`` per target."""
+        r = RESPONSES
+        keys = (r.c.target, r.c.outcome, r.c.status_code, r.c.vendor_code)
+        failed = (Outcome.FAILED_TRANSIENT.value, Outcome.FAILED_PERMANENT.value, Outcome.INCOMPLETE.value)
+        stmt = (
+            select(*keys, func.count().label("n"), func.max(r.c.error).label("example"))
+            .where(r.c.run_id == run_id, r.c.outcome.in_(failed))
+            .group_by(*keys)
+            .order_by(r.c.target, func.count().desc(), r.c.outcome, r.c.vendor_code)
+        )
+        reasons: list[ErrorReason] = []
+        shown: dict[str, int] = {}
+        for row in (await self._conn.execute(stmt)).all():
+            if shown.get(row.target, 0) >= per_target:
+                continue
+            shown[row.target] = shown.get(row.target, 0) + 1
+            reasons.append(
+                ErrorReason(
+                    target=row.target,
+                    outcome=row.outcome,
+                    status_code=row.status_code,
+                    vendor_code=row.vendor_code,
+                    count=_as_int(row.n),
+                    example=row.example,
+                )
+            )
+        return reasons
 
     async def target_decodings(self, run_id: str) -> list[tuple[str, str]]:
         """Every (target, decoding setting) with responses in the run, sorted."""

@@ -14,6 +14,7 @@ import typer
 
 if TYPE_CHECKING:
     from core.records import StoredRun
+    from db.report_queries import ErrorReason
     from db.store import Store
     from gateway.config import RunConfig
     from gateway.estimate import RunEstimate
@@ -23,6 +24,10 @@ runs_app = typer.Typer(help="List and inspect stored runs.", no_args_is_help=Tru
 
 _DB_HELP = "Database URL (SQLite or Postgres); default: the config's db_url, else sqlite seval.db."
 _EXIT = {"completed": 0, "partial": 3, "budget_exhausted": 3, "interrupted": 130}
+NO_ANSWERS_EXIT = 4
+"""``seval run`` exit status when a target with planned items has no answer stored (nothing
+COMPLETED or BLOCKED_BY_VENDOR: every request failed), whatever the run's status says."""
+_ANSWERS = ("COMPLETED", "BLOCKED_BY_VENDOR")
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
@@ -89,8 +94,33 @@ def run(
 
         redactor = Redactor.from_env(cfg.key_env_names())
         raise _fail(f"run failed: {redactor.redact_exception(exc)}", 1) from None
-    _print_result(result)
-    raise typer.Exit(_EXIT.get(result.status, 1))
+    reasons = asyncio.run(_error_reasons(cfg.db_url, result.run_id))
+    _print_result(result, reasons)
+    raise typer.Exit(_exit_code(result))
+
+
+def _exit_code(result: RunResult) -> int:
+    """The run's exit status; ``NO_ANSWERS_EXIT`` (named on stderr) when a target got no answers."""
+    silent = [
+        t.name
+        for t in result.targets
+        if t.planned > 0 and not any(t.outcomes.get(outcome) for outcome in _ANSWERS)
+    ]
+    if silent and result.status in ("completed", "partial"):
+        typer.echo(
+            f"error: no answers from {', '.join(silent)}: every request failed (reasons above)", err=True
+        )
+        return NO_ANSWERS_EXIT
+    return _EXIT.get(result.status, 1)
+
+
+async def _error_reasons(db_url: str, run_id: str) -> list[ErrorReason]:
+    store = await _open_existing(db_url)
+    try:
+        async with store.reading() as q:
+            return await q.error_reasons(run_id)
+    finally:
+        await store.close()
 
 
 async def _estimate(cfg: RunConfig, *, retry_failed: bool) -> RunEstimate:
@@ -147,7 +177,7 @@ def _print_estimate(est: RunEstimate) -> None:
     typer.echo(f"total: {est.calls:,} calls, {total}; nothing was sent")
 
 
-def _print_result(result: RunResult) -> None:
+def _print_result(result: RunResult, reasons: list[ErrorReason] | None = None) -> None:
     typer.echo(
         f"run {result.run_id} ({result.name}): {result.status}"
         + (f": {result.detail}" if result.detail else "")
@@ -156,6 +186,9 @@ def _print_result(result: RunResult) -> None:
         outcomes = ", ".join(f"{k} {v}" for k, v in sorted(t.outcomes.items())) or "nothing stored"
         line = f"  {t.name} [{t.adapter}] {t.status}: {t.done}/{t.planned} ({outcomes}); ${t.cost_usd:.4f}"
         typer.echo(line + (f"; {t.detail}" if t.detail else ""))
+        for reason in reasons or ():
+            if reason.target == t.name:
+                typer.echo(f"    {reason.count:,} x {reason.describe()}")
     verdicts = ", ".join(f"{k} {v}" for k, v in sorted(result.verdicts.items()))
     if result.critic is not None:
         typer.echo(f"  critic {result.critic}: {verdicts or 'none'}")
@@ -200,11 +233,11 @@ def runs_show(
     db: Annotated[str | None, typer.Option("--db", help=_DB_HELP)] = None,
 ) -> None:
     """A run's status, targets, outcomes, spend and verdicts."""
-    result = asyncio.run(_show(ref, db or _default_db()))
-    _print_result(result)
+    result, reasons = asyncio.run(_show(ref, db or _default_db()))
+    _print_result(result, reasons)
 
 
-async def _show(ref: str, db_url: str) -> RunResult:
+async def _show(ref: str, db_url: str) -> tuple[RunResult, list[ErrorReason]]:
     from db.store import StoreError
     from gateway.pipeline import collect_result
 
@@ -216,7 +249,9 @@ async def _show(ref: str, db_url: str) -> RunResult:
             raise _fail(str(exc)) from None
         if run is None:
             raise _fail(f"no run matches {ref!r}")
-        return await collect_result(store, run.id, None, [], None)
+        result = await collect_result(store, run.id, None, [], None)
+        async with store.reading() as q:
+            return result, await q.error_reasons(run.id)
     finally:
         await store.close()
 

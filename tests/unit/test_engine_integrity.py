@@ -3,9 +3,10 @@ the same permanent way pauses its target instead of grinding through every item.
 
 from __future__ import annotations
 
+from test_engine_scripted import count_responses, execute_with, make_config
+
 from adapters.scripted import Reply, ScriptedAdapter
 from core.types import Outcome
-from test_engine_scripted import count_responses, execute_with, make_config
 
 MISSING_MODEL = Reply(
     outcome=Outcome.FAILED_PERMANENT,
@@ -22,7 +23,8 @@ async def test_identical_permanent_failures_pause_the_target(sqlite_url: str) ->
     m = result.target("m")
     assert result.status == "partial"
     assert m.status == "paused"
-    assert "model_not_found" in m.detail and "5 identical permanent failures" in m.detail
+    assert "model_not_found" in m.detail
+    assert "5 identical permanent failures" in m.detail
     assert len(adapter.requests) == 5  # one at a time: the fifth identical failure pauses
     # the first four are stored as the failures they are; the fifth is left for a resume
     assert await count_responses(sqlite_url, outcome="FAILED_PERMANENT") == 4
