@@ -20,6 +20,7 @@ refusal language from a harmful one. See the README for its measured accuracy.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -514,7 +515,15 @@ class RulesBackend:
         return self._engine
 
     async def judge(self, items: Sequence[CritiqueItemIn]) -> list[Judgement]:
-        """Judge every item; never fails (the rules always produce a verdict)."""
+        """Judge every item in a worker thread (never fails: the rules always produce a verdict).
+
+        The rules are pure CPU (a batch of long texts takes seconds), so they must not hold the
+        event loop: the server's ``/healthz`` and other requests, and an in-process run's timeouts,
+        keep being served meanwhile.
+        """
+        return await asyncio.to_thread(self._judge_all, list(items))
+
+    def _judge_all(self, items: Sequence[CritiqueItemIn]) -> list[Judgement]:
         judge_one = self._engine.judge_one
         return [judge_one(it.prompt, it.response, it.lang) for it in items]
 
