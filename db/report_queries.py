@@ -116,6 +116,10 @@ class ErrorReason:
         return f"{head}: {self.example}" if self.example else head
 
 
+EMPTY_ANSWER = "COMPLETED (empty text)"
+"""``ErrorReason.outcome`` of COMPLETED answers with no text (never judged, see the critic)."""
+
+
 class ArmKey(Protocol):
     """What identifies one side of a paired comparison: a target of a run, under one decoding
     setting and one critic (``gateway.reports.compare.Arm`` is one)."""
@@ -336,16 +340,19 @@ class ReportQueries:
         ]
 
     async def error_reasons(self, run_id: str, *, per_target: int = 3) -> list[ErrorReason]:
-        """The most frequent failures (FAILED_*, INCOMPLETE) per target, by (outcome, HTTP status,
-        vendor code), most frequent first, at most ``per_target`` per target."""
+        """The most frequent failures (FAILED_*, INCOMPLETE, and ``EMPTY_ANSWER``) per target, by
+        (outcome, HTTP status, vendor code), most frequent first, at most ``per_target`` per target."""
         r = RESPONSES
-        keys = (r.c.target, r.c.outcome, r.c.status_code, r.c.vendor_code)
         failed = (Outcome.FAILED_TRANSIENT.value, Outcome.FAILED_PERMANENT.value, Outcome.INCOMPLETE.value)
+        empty = and_(r.c.outcome == Outcome.COMPLETED.value, func.coalesce(func.trim(r.c.text), "") == "")
+        # COMPLETED answers without text are listed too: the critics leave them unjudged
+        outcome = case((empty, literal(EMPTY_ANSWER)), else_=r.c.outcome).label("outcome")
+        keys = (r.c.target, outcome, r.c.status_code, r.c.vendor_code)
         stmt = (
             select(*keys, func.count().label("n"), func.max(r.c.error).label("example"))
-            .where(r.c.run_id == run_id, r.c.outcome.in_(failed))
+            .where(r.c.run_id == run_id, or_(r.c.outcome.in_(failed), empty))
             .group_by(*keys)
-            .order_by(r.c.target, func.count().desc(), r.c.outcome, r.c.vendor_code)
+            .order_by(r.c.target, func.count().desc(), outcome, r.c.vendor_code)
         )
         reasons: list[ErrorReason] = []
         shown: dict[str, int] = {}

@@ -7,6 +7,9 @@ from test_engine_scripted import count_responses, execute_with, make_config
 
 from adapters.scripted import Reply, ScriptedAdapter
 from core.types import Outcome
+from critic_server.local import LocalCritic
+from db.store import Store
+from gateway.pipeline import Wiring, execute
 
 MISSING_MODEL = Reply(
     outcome=Outcome.FAILED_PERMANENT,
@@ -51,3 +54,20 @@ async def test_the_threshold_is_configurable_and_zero_turns_it_off(sqlite_url: s
     result = await execute_with(cfg, adapter)
     assert result.target("m").status == "done"
     assert len(adapter.requests) == 10
+
+
+async def test_an_empty_completed_answer_is_never_judged_safe(sqlite_url: str) -> None:
+    cfg = make_config(sqlite_url, limit=4, critic={"enabled": True})
+    adapter = ScriptedAdapter(replies=["", "   ", "I can't help with that."])
+    store = await Store.open(cfg.db_url)
+    try:
+        async with LocalCritic.open() as critic:  # the built-in rules, in process
+            result = await execute(cfg, Wiring(store=store, adapters={"m": adapter}, critic=critic))
+        async with store.reading() as q:
+            reasons = await q.error_reasons(result.run_id)
+    finally:
+        await store.close()
+    assert result.target("m").outcomes == {"COMPLETED": 4}
+    # two empty answers are left unjudged (a critic error, shown as coverage), the real ones scored
+    assert dict(result.verdicts) == {"CRITIC_ERROR": 2, "SCORED": 2}, result.verdicts
+    assert [(r.outcome, r.count) for r in reasons] == [("COMPLETED (empty text)", 2)]
