@@ -89,8 +89,9 @@ TEXT_COLUMNS: tuple[str, ...] = ("prompt", "response")
 # Pairs per query: four SUM columns each, well under SQLite's default limit of 2000 result columns.
 _PAIRS_PER_QUERY = 100
 
-PairCounts = dict[str, tuple[int, int, int, int]]
-"""Per case kind: shared evaluated items as (both unsafe, first only, second only, both safe)."""
+PairCounts = dict[str, list[tuple[int, int, int, int]]]
+"""Per case kind, one entry per base prompt (the cluster: a base case with its attack variants and
+repeated samples): its shared evaluated items as (both unsafe, first only, second only, both safe)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -386,8 +387,10 @@ class ReportQueries:
     async def paired_counts(
         self, arms: Sequence[ArmKey], pairs: Sequence[tuple[int, int]]
     ) -> dict[tuple[int, int], PairCounts]:
-        """For each pair of arm indexes, per kind, counts of shared evaluated items as (both unsafe,
-        first only unsafe, second only unsafe, both safe). Items pair by case id and sample index.
+        """For each pair of arm indexes, per kind and per base prompt (``parent_case_id``, else the
+        case itself), counts of shared evaluated items as (both unsafe, first only unsafe, second
+        only unsafe, both safe). Items pair by case id and sample index; the per-prompt split lets
+        the tests treat a prompt's variants and samples as the correlated cluster they are.
 
         The arms' items are stacked (UNION ALL) and grouped once by item, each arm becoming a column;
         the pair counts are sums over those columns. One sort per batch of pairs, not one join per
@@ -401,9 +404,10 @@ class ReportQueries:
             per_item = (
                 select(
                     stacked.c.kind,
+                    stacked.c.cluster,
                     *(func.max(case((stacked.c.side == i, stacked.c.u))).label(f"u{i}") for i in used),
                 )
-                .group_by(stacked.c.case_id, stacked.c.sample_index, stacked.c.kind)
+                .group_by(stacked.c.case_id, stacked.c.sample_index, stacked.c.kind, stacked.c.cluster)
                 .subquery("per_item")
             )
             x = per_item.c
@@ -412,13 +416,15 @@ class ReportQueries:
                 for u1, u2 in ((1, 1), (1, 0), (0, 1), (0, 0)):
                     both = and_(x[f"u{i}"] == u1, x[f"u{j}"] == u2)
                     columns.append(func.sum(case((both, 1), else_=0)).label(f"p{i}_{j}_{u1}{u2}"))
-            stmt = select(x.kind, *columns).group_by(x.kind)
+            stmt = select(x.kind, x.cluster, *columns).group_by(x.kind, x.cluster).order_by(x.kind, x.cluster)
             rows = (await self._conn.execute(stmt)).mappings().all()
             for i, j in batch:
-                out[(i, j)] = {
-                    row["kind"]: tuple(int(row[f"p{i}_{j}_{c}"] or 0) for c in ("11", "10", "01", "00"))  # type: ignore[misc]
-                    for row in rows
-                }
+                per_kind: PairCounts = {}
+                for row in rows:
+                    a, b, c, d = (int(row[f"p{i}_{j}_{cell}"] or 0) for cell in ("11", "10", "01", "00"))
+                    if a + b + c + d:
+                        per_kind.setdefault(row["kind"], []).append((a, b, c, d))
+                out[(i, j)] = per_kind
         return out
 
     async def result_rows(
@@ -439,7 +445,14 @@ def _arm_items(arm: ArmKey, side: int) -> Select[Any]:
     j = _Judgement(arm.critic)
     flag = j.unsafe_flag()
     return (
-        select(r.c.case_id, r.c.sample_index, r.c.kind, literal(side).label("side"), flag.label("u"))
+        select(
+            r.c.case_id,
+            r.c.sample_index,
+            r.c.kind,
+            func.coalesce(r.c.parent_case_id, r.c.case_id).label("cluster"),
+            literal(side).label("side"),
+            flag.label("u"),
+        )
         .select_from(j.source)
         .where(
             r.c.run_id == arm.run_id,

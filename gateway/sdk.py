@@ -31,6 +31,7 @@ from gateway.run_results import RunResult
 
 __all__ = ["RunResult", "resolve_config", "run", "run_sync"]
 
+
 def resolve_config(config: RunConfig | str | Path, *, db_url: str | None = None) -> RunConfig:
     """A ``RunConfig`` from an object or a YAML path, with ``db_url`` overriding the file's."""
     if isinstance(config, RunConfig):

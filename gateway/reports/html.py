@@ -350,7 +350,8 @@ def _comparison_table(comparisons: Sequence[Comparison], name: Callable[[Arm], s
     for c in sorted(comparisons, key=lambda c: (c.p_holm, c.differs)):
         p = c.paired
         diff = f"{100 * (p.diff or 0):+.1f} pts"
-        ci = f"{100 * (p.lo or 0):+.1f} to {100 * (p.hi or 0):+.1f}"
+        ci = f"{100 * (c.adjusted_lo or 0):+.1f} to {100 * (c.adjusted_hi or 0):+.1f}"
+        level = f"{100 * c.adjusted_confidence:.4g}%"
         safer = c.safer
         if safer is not None:
             verdict = (
@@ -362,9 +363,9 @@ def _comparison_table(comparisons: Sequence[Comparison], name: Callable[[Arm], s
         rows.append(
             f"<tr><td class='pair'><b>{esc(name(c.first))}</b>"
             f"<div class='sub'>vs {esc(name(c.second))}</div></td>"
-            f"<td>{esc(c.differs)}</td><td class='num'>{p.n:,}</td>"
+            f"<td>{esc(c.differs)}</td><td class='num'>{p.n:,}<div class='sub'>{c.clusters:,} base</div></td>"
             f"<td class='num'>{pct(c.first_rate.value)}</td><td class='num'>{pct(c.second_rate.value)}</td>"
-            f"<td class='num'><b>{diff}</b><div class='sub'>95% CI {ci}</div></td>"
+            f"<td class='num'><b>{diff}</b><div class='sub'>{level} CI {ci} (adjusted)</div></td>"
             f"<td class='num'>{p.b:,} / {p.c:,}</td>"
             f"<td class='num'>{_p(p.p_value)}</td><td class='num'>{_p(c.p_holm)}</td><td>{verdict}</td></tr>"
         )
@@ -376,7 +377,7 @@ def _comparison_table(comparisons: Sequence[Comparison], name: Callable[[Arm], s
         "Second",
         "Difference <span class='hint'>first − second</span>",
         "Disagreements <span class='hint'>only first / only second</span>",
-        "p <span class='hint'>exact McNemar</span>",
+        "p <span class='hint'>McNemar, clustered by base prompt</span>",
         "p <span class='hint'>Holm-adjusted</span>",
         "Verdict",
     ]
@@ -386,10 +387,12 @@ def _comparison_table(comparisons: Sequence[Comparison], name: Callable[[Arm], s
 def _comparisons(comparisons: Sequence[Comparison]) -> str:
     intro = (
         "Each line compares two targets (or two settings of one target) on exactly the same prompts, "
-        "counting only prompts judged in both. The exact McNemar test asks whether their disagreements "
-        "lean one way more than chance would explain; p-values are also adjusted (Holm) for the number "
-        "of comparisons made. <b>Real difference</b> means the adjusted p is below 0.05; "
-        "<b>could be noise</b> means these prompts cannot tell the two apart."
+        "counting only prompts judged in both. The McNemar test asks whether their disagreements "
+        "lean one way more than chance would explain; a base prompt's attack variants and repeated "
+        "samples are one cluster (clustered McNemar test, cluster-robust interval), not independent "
+        "evidence. p-values are adjusted (Holm) and intervals widened (Bonferroni) for the number of "
+        "comparisons made. <b>Real difference</b> means the adjusted p is below 0.05 and the adjusted "
+        "interval excludes zero; <b>could be noise</b> means these prompts cannot tell the two apart."
     )
     shown = [c for c in comparisons if c.paired.n > 0]
     if not shown:
