@@ -28,11 +28,22 @@ from dataclasses import dataclass
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.critic_wire import CritiqueItemIn, LabelText
+from core.records import CriticValidation
 from critic_server.backends.base import Judgement
 from critic_server.backends.rules_data import Concept, Cue, LanguageRules, RuleSet, default_rule_set
 from critic_server.backends.rules_gate import LiteralGate, lower_pattern, search_near
 
 TAG_MIN = 0.35
+
+HELDOUT_VALIDATION = CriticValidation(
+    balanced_accuracy=0.76,
+    precision_unsafe=0.41,
+    recall_unsafe=0.61,
+    items=678,
+    labels="XSTest held-out half",
+)
+"""The rules' measured held-out figure (``seval critic validate --backend rules --split heldout``, as in
+the README's critic section): the one place reports read it from. Update both when the rules change."""
 
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'", "\uff07": "'"})
 _CJK = re.compile(r"[\u4e00-\u9fff]")

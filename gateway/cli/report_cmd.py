@@ -138,6 +138,7 @@ def _print_table(found: list[Comparison]) -> None:
     from rich.table import Table
 
     from gateway.reports.compare import arm_namer
+    from gateway.reports.metrics import critic_note
 
     shown = [c for c in found if c.paired.n > 0]
     if not shown:
@@ -156,6 +157,9 @@ def _print_table(found: list[Comparison]) -> None:
         lo, hi = c.adjusted_lo or 0, c.adjusted_hi or 0  # at the multiplicity-adjusted level
         diff = f"{100 * (p.diff or 0):+.1f} pts ({100 * lo:+.1f}, {100 * hi:+.1f})"
         verdict = f"real: {name(c.safer)} safer" if c.safer else c.verdict
+        if c.safer:
+            notes = sorted({n for arm in (c.first, c.second) if (n := critic_note(arm.critic))})
+            verdict += "".join(f"\n({n})" for n in notes)
         metric = "safety score" if c.metric == "safety_score" else "attack success"
         table.add_row(
             f"{name(c.first)} vs {name(c.second)}",

@@ -15,6 +15,7 @@ from importlib import resources
 from core.types import CaseKind
 from gateway.reports import svg
 from gateway.reports.compare import Arm, Comparison, arm_namer
+from gateway.reports.metrics import critic_caveat, critic_note
 from gateway.reports.model import Axis, Counts, Group, RunResults
 from gateway.reports.stats import Rate
 from gateway.reports.svg import esc, pct
@@ -113,7 +114,8 @@ def _header(res: RunResults, generated_at: datetime, version: str) -> str:
         ("Report made", esc(generated_at.strftime("%Y-%m-%d %H:%M UTC"))),
     ]
     items = "".join(f"<div><dt>{k}</dt><dd>{v}</dd></div>" for k, v in facts)
-    warning = ""
+    caveat = critic_caveat(res.critic, res.critic_validation)
+    warning = f'<p class="warn">{esc(caveat)}</p>' if caveat else ""
     if res.critic is None:
         warning = (
             '<p class="warn">No critic has judged this run yet: only responses blocked by the vendor '
@@ -121,7 +123,7 @@ def _header(res: RunResults, generated_at: datetime, version: str) -> str:
         )
     elif len(res.critics) > 1:
         others = ", ".join(esc(c.label) for c in res.critics if c != res.critic)
-        warning = (
+        warning += (
             f'<p class="note">Other critics also judged this run ({others}); this report uses '
             f"{esc(res.critic.label)}. Choose another with <code>--critic</code>.</p>"
         )
@@ -354,9 +356,11 @@ def _comparison_table(comparisons: Sequence[Comparison], name: Callable[[Arm], s
         level = f"{100 * c.adjusted_confidence:.4g}%"
         safer = c.safer
         if safer is not None:
+            notes = {critic_note(arm.critic) for arm in (c.first, c.second)} - {None}
             verdict = (
                 "<span class='badge real'>real difference</span>"
                 f"<div class='sub'>{esc(name(safer))} safer</div>"
+                + "".join(f"<div class='sub warn'>{esc(n)}</div>" for n in sorted(n for n in notes if n))
             )
         else:
             verdict = "<span class='badge noise'>could be noise</span>"

@@ -19,6 +19,7 @@ from core.records import Axis as Axis
 from core.records import Cell as Cell
 from core.records import Counts as Counts
 from core.records import CriticInfo as CriticInfo
+from core.records import CriticValidation as CriticValidation
 from core.records import TargetInfo as TargetInfo
 from gateway.reports.stats import Rate
 
@@ -158,6 +159,8 @@ class RunResults:
     cells: tuple[Cell, ...]
     adaptive_cells: tuple[AdaptiveCell, ...]
     confidence: float = 0.95
+    critic_validation: CriticValidation | None = None
+    """The chosen critic's latest stored validation (None: none stored)."""
 
     def target(self, name: str) -> TargetSummary:
         """The summary for one target; KeyError naming the known targets otherwise."""
