@@ -3,10 +3,12 @@ the same permanent way pauses its target instead of grinding through every item.
 
 from __future__ import annotations
 
-from test_engine_scripted import count_responses, execute_with, make_config
+import asyncio
+
+from test_engine_scripted import count_responses, execute_with, make_config, prompts
 
 from adapters.scripted import Reply, ScriptedAdapter
-from core.types import Outcome
+from core.types import AttemptResult, ChatRequest, Outcome
 from critic_server.local import LocalCritic
 from db.store import Store
 from gateway.pipeline import Wiring, execute
@@ -71,3 +73,50 @@ async def test_an_empty_completed_answer_is_never_judged_safe(sqlite_url: str) -
     # two empty answers are left unjudged (a critic error, shown as coverage), the real ones scored
     assert dict(result.verdicts) == {"CRITIC_ERROR": 2, "SCORED": 2}, result.verdicts
     assert [(r.outcome, r.count) for r in reasons] == [("COMPLETED (empty text)", 2)]
+
+
+class _Stamped:
+    """A scripted adapter that notes when each prompt was sent (loop time)."""
+
+    def __init__(self, inner: ScriptedAdapter) -> None:
+        self.inner = inner
+        self.sent: list[tuple[float, str]] = []
+
+    @property
+    def limit_key(self) -> str:
+        return self.inner.limit_key
+
+    @property
+    def name(self) -> str:
+        return self.inner.name
+
+    async def send(self, request: ChatRequest) -> AttemptResult:
+        self.sent.append((asyncio.get_running_loop().time(), request.prompt))
+        return await self.inner.send(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+async def test_retry_after_holds_every_item_of_the_target_through_a_run(sqlite_url: str) -> None:
+    # Four workers. The first prompt's 429 says Retry-After 0.4 s; the other in-flight items answer
+    # after 0.05 s and their workers move on. Those later sends must wait out the 429's pause too,
+    # not only the item that saw it (its own retry wait alone would let them go at once).
+    retry = {"max_attempts": 3, "initial_wait_s": 0.001, "max_wait_s": 1.0, "deadline_s": 30}
+    cfg = make_config(sqlite_url, limit=10, retry=retry, target={"limits": {"max_in_flight": 4}})
+    first = prompts(cfg)[0]
+    limited = Reply(
+        outcome=Outcome.FAILED_TRANSIENT, status_code=429, vendor_code="rate_limit", retry_after_s=0.4
+    )
+    ok = Reply(text="fine", latency_s=0.05)
+    adapter = _Stamped(ScriptedAdapter(replies=[ok], by_prompt={first: [limited, ok]}))
+    store = await Store.open(cfg.db_url)
+    try:
+        result = await execute(cfg, Wiring(store=store, adapters={"m": adapter}))
+    finally:
+        await store.close()
+    assert result.target("m").outcomes == {"COMPLETED": 10}
+    t429 = next(t for t, prompt in adapter.sent if prompt == first)
+    later = [t for t, _ in adapter.sent[4:]]  # everything sent after the first four in flight
+    assert len(later) == 7  # six more prompts and the 429'd one again
+    assert min(later) >= t429 + 0.4 - 0.01
