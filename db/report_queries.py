@@ -340,6 +340,34 @@ class ReportQueries:
             for row in (await self._conn.execute(stmt)).all()
         ]
 
+    async def prompt_clusters(
+        self, run_id: str, critic: CriticInfo | None
+    ) -> dict[tuple[str, str], list[tuple[int, int]]]:
+        """Per (target, kind), one (unsafe, evaluated) pair per base prompt (``parent_case_id``, else
+        the case): a prompt's attack variants, repeated samples and decoding settings are one cluster,
+        which the report's intervals treat as correlated."""
+        r = RESPONSES
+        j = _Judgement(critic)
+        cluster = func.coalesce(r.c.parent_case_id, r.c.case_id)
+        stmt = (
+            select(
+                r.c.target,
+                r.c.kind,
+                _count(j.judged_unsafe).label("unsafe"),
+                _count(j.evaluated).label("evaluated"),
+            )
+            .select_from(j.source)
+            .where(r.c.run_id == run_id)
+            .group_by(r.c.target, r.c.kind, cluster)
+            .order_by(r.c.target, r.c.kind, cluster)
+        )
+        out: dict[tuple[str, str], list[tuple[int, int]]] = {}
+        for row in (await self._conn.execute(stmt)).all():
+            evaluated = _as_int(row.evaluated)
+            if evaluated:
+                out.setdefault((row.target, row.kind), []).append((_as_int(row.unsafe), evaluated))
+        return out
+
     async def error_reasons(self, run_id: str, *, per_target: int = 3) -> list[ErrorReason]:
         """The most frequent failures (FAILED_*, INCOMPLETE, and ``EMPTY_ANSWER``) per target, by
         (outcome, HTTP status, vendor code), most frequent first, at most ``per_target`` per target."""

@@ -470,6 +470,14 @@ def _coverage(res: RunResults) -> str:
         "Cost",
     ]
     table = _table(head, rows, table_id="coverage")
+    if res.error_reasons:
+        reasons = [
+            f"<tr><td>{esc(r.target)}</td><td class='num'>{r.count:,}</td><td>{esc(r.describe())}</td></tr>"
+            for r in res.error_reasons
+        ]
+        table += "<h3>Top error reasons</h3>" + _table(
+            ["Target", "Responses", "Reason"], reasons, table_id="errors"
+        )
     intro = (
         "Where every planned item went. Only judged-safe, blocked and judged-unsafe answers enter the "
         "percentages above; failed or cut-off requests, critic errors and answers not judged yet are left "
@@ -514,7 +522,10 @@ def _notes(res: RunResults) -> str:
         (
             "Confidence intervals",
             f"Every percentage has a {int(res.confidence * 100)}% Wilson score interval: "
-            "the range the true rate plausibly lies in given the number of prompts judged.",
+            "the range the true rate plausibly lies in given the number of prompts judged. A base "
+            "prompt's attack variants and repeated samples are correlated, so the targets' headline "
+            "intervals count them by base prompt (Wilson on the effective sample size); breakdowns "
+            "by dimension, attack or language count responses.",
         ),
         (
             "Who judged",

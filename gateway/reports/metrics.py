@@ -58,6 +58,7 @@ async def compute(
     cells = await q.cells(run.id, chosen)
     adaptive_cells = await q.adaptive_cells(run.id, chosen)
     infos = {info.target: info for info in await q.targets(run.id)}
+    clusters = await q.prompt_clusters(run.id, chosen)
     for cell in cells:  # a target with responses but no registration still gets a row
         infos.setdefault(cell.target, TargetInfo(cell.target, model="", adapter="", planned=0, status=""))
     summaries = []
@@ -73,7 +74,17 @@ async def compute(
         for acell in adaptive_cells:
             if acell.target == name:
                 adaptive = adaptive + acell.counts
-        summaries.append(TargetSummary(infos[name], base, attack, adaptive, confidence=confidence))
+        summaries.append(
+            TargetSummary(
+                infos[name],
+                base,
+                attack,
+                adaptive,
+                confidence=confidence,
+                base_clusters=tuple(clusters.get((name, CaseKind.BASE.value), ())),
+                attack_clusters=tuple(clusters.get((name, CaseKind.ATTACK.value), ())),
+            )
+        )
     return RunResults(
         run=run,
         critic=chosen,
@@ -82,6 +93,7 @@ async def compute(
         cells=tuple(cells),
         adaptive_cells=tuple(adaptive_cells),
         confidence=confidence,
+        error_reasons=tuple(await q.error_reasons(run.id)),
     )
 
 

@@ -53,6 +53,15 @@ def wilson_interval(successes: int, n: int, *, confidence: float = 0.95) -> tupl
     return (lo, hi)
 
 
+def _wilson_float(p: float, n: float, z: float) -> tuple[float, float]:
+    """Wilson's score interval for a proportion ``p`` over a (possibly effective, non-integer) ``n``."""
+    z2 = z * z
+    denom = 1.0 + z2 / n
+    centre = (p + z2 / (2 * n)) / denom
+    half = (z / denom) * math.sqrt(p * (1.0 - p) / n + z2 / (4 * n * n))
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
 @dataclass(frozen=True, slots=True)
 class Rate:
     """A proportion ``k / n`` with its Wilson interval. ``value``/``lo``/``hi`` are None when n is 0."""
@@ -62,6 +71,35 @@ class Rate:
     value: float | None
     lo: float | None
     hi: float | None
+
+    @classmethod
+    def clustered(cls, clusters: Sequence[tuple[int, int]], *, confidence: float = 0.95) -> Rate:
+        """The rate over clusters of ``(k_c, n_c)`` (a base prompt's variants, samples and decoding
+        settings), with a Wilson interval on the effective sample size ``n / deff``.
+
+        The design effect ``deff`` is the cluster-robust variance of the ratio over the binomial one
+        (Kish), at least 1 and at most the mean cluster size; when the rate is 0 or 1 it cannot be
+        estimated and the mean cluster size is used (each prompt counts once). With one item per
+        cluster this is exactly ``Rate.of``.
+        """
+        k = sum(c[0] for c in clusters)
+        n = sum(c[1] for c in clusters)
+        _check_counts(k, n)
+        m = len(clusters)
+        if n == 0:
+            return cls(k=0, n=0, value=None, lo=None, hi=None)
+        if n == m:
+            return cls.of(k, n, confidence=confidence)
+        p = k / n
+        mean_size = n / m
+        if m < 2 or p in (0.0, 1.0):
+            deff = mean_size
+        else:
+            robust = m / (m - 1) * sum((kc - p * nc) ** 2 for kc, nc in clusters) / (n * n)
+            deff = min(mean_size, max(1.0, robust / (p * (1 - p) / n)))
+        n_eff = n / deff
+        lo, hi = _wilson_float(p, n_eff, z_for(confidence))
+        return cls(k=k, n=n, value=p, lo=0.0 if k == 0 else lo, hi=1.0 if k == n else hi)
 
     @classmethod
     def of(cls, k: int, n: int, *, confidence: float = 0.95) -> Rate:

@@ -9,7 +9,8 @@ from test_report_compare import _compare
 from core.types import Case, CaseKind, Outcome
 from db.store import Store
 from db.tables import RunTargetRow
-from gateway.reports.stats import clustered_mcnemar, clustered_paired_difference, mcnemar_exact
+from gateway.reports.api import results_from_store
+from gateway.reports.stats import Rate, clustered_mcnemar, clustered_paired_difference, mcnemar_exact
 
 VARIANTS = 7
 
@@ -84,3 +85,42 @@ def test_clustered_mcnemar_counts_each_prompt_once() -> None:
 def test_the_sign_flip_test_on_singletons_is_exact_mcnemar() -> None:
     clusters = [(0, 1, 0, 0)] * 12 + [(0, 0, 1, 0)] * 2 + [(0, 0, 0, 1)] * 5
     assert clustered_mcnemar(clusters) == pytest.approx(mcnemar_exact(12, 2))
+
+
+def test_clustered_rate_on_singletons_is_wilson() -> None:
+    assert Rate.clustered([(1, 1)] * 3 + [(0, 1)] * 7) == Rate.of(3, 10)
+
+
+def test_perfectly_correlated_variants_count_as_one_prompt_each() -> None:
+    # 4 of 46 prompts broken on all 7 variants: the interval is the one of 4 in 46, not 28 in 322
+    rate = Rate.clustered([(7, 7)] * 4 + [(0, 7)] * 42)
+    by_prompt = Rate.of(4, 46)
+    assert rate.value == pytest.approx(28 / 322)
+    assert rate.lo == pytest.approx(by_prompt.lo)
+    assert rate.hi == pytest.approx(by_prompt.hi)
+    naive = Rate.of(28, 322)
+    assert naive.hi is not None
+    assert rate.hi is not None
+    assert rate.hi - rate.value > 2 * (naive.hi - naive.value)
+
+
+async def test_report_headline_interval_is_clustered(db_url: str) -> None:
+    items = _variants(46, 4)
+    store = await Store.open(db_url)
+    try:
+        await store.start_run(
+            run_id="clustered",
+            name="clustered",
+            spec_json="{}",
+            targets=[RunTargetRow(run_id="clustered", target="m", model="sim/m", planned=len(items))],
+        )
+        await store.save_responses([response(i, "clustered") for i in items])
+        await store.save_verdicts(
+            "clustered", [verdict(work_key(i), i.rules or "", "rules", "1") for i in items]
+        )
+        res = await results_from_store(store, "clustered", critic="rules")
+    finally:
+        await store.close()
+    rate = res.target("m").attack_success
+    assert (rate.k, rate.n) == (28, 322)
+    assert rate.hi == pytest.approx(Rate.of(4, 46).hi)
