@@ -230,7 +230,10 @@ class _CappedTransport(httpx.AsyncBaseTransport):
     """
 
     def __init__(self, cap: int) -> None:
-        self._inner = httpx.AsyncHTTPTransport()
+        # No kept-alive connections: an adapter that is never closed (litellm's own clients need no
+        # closing, and callers rely on that) must not leave sockets open. A non-streamed litellm
+        # call pays one connection setup; the fast `openai` adapter and streams keep their pools.
+        self._inner = httpx.AsyncHTTPTransport(limits=httpx.Limits(max_keepalive_connections=0))
         self._cap = cap
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:

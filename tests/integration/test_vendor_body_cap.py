@@ -10,6 +10,7 @@ import asyncio
 
 import pytest
 
+from core.protocols import TargetAdapter
 from core.types import ChatRequest, Outcome
 from simulator import SimulatedVendor
 
@@ -22,6 +23,8 @@ SLACK_S = 8.0
 
 @pytest.mark.parametrize("kind", ["litellm", "fast"])
 async def test_huge_html_200_is_dropped_and_other_timeouts_hold(vendor: SimulatedVendor, kind: str) -> None:
+    huge: TargetAdapter
+    stalled: TargetAdapter
     if kind == "litellm":
         from adapters.litellm_adapter import LiteLLMAdapter
 

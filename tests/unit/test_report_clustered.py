@@ -101,6 +101,8 @@ def test_perfectly_correlated_variants_count_as_one_prompt_each() -> None:
     naive = Rate.of(28, 322)
     assert naive.hi is not None
     assert rate.hi is not None
+    assert rate.value is not None
+    assert naive.value is not None
     assert rate.hi - rate.value > 2 * (naive.hi - naive.value)
 
 
