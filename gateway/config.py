@@ -305,7 +305,8 @@ class RetryConfig(_Frozen):
         default=5,
         ge=0,
         description="Pause a target after this many identical permanent failures in a row "
-        "(same HTTP status and vendor code, e.g. a misspelt model's 404); 0: never.",
+        "(same HTTP status and vendor code, e.g. a misspelt model's 404; 400, 413 and 422, which "
+        "the prompt itself can cause, never count); 0: never.",
     )
 
 

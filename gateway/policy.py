@@ -13,8 +13,9 @@ Every vendor call (a target's item, the attack generator's rewrite) goes through
 4. the Retry-After pause: a vendor's Retry-After pauses the whole limiter (every caller under that
    key), capped at ``retry.max_wait_s`` like the item's own wait;
 5. the repeated-failure pause: ``retry.pause_after_identical_failures`` FAILED_PERMANENT answers in
-   a row under a key with the same HTTP status and vendor code (a misspelt model's 404, a bad
-   parameter's 400) pause the key like a quota answer: every further call would fail the same way.
+   a row under a key with the same HTTP status and vendor code (a misspelt model's 404) pause the
+   key like a quota answer for the calls after them: every further call would fail the same way.
+   Statuses a prompt itself can cause (400, 413, 422: its content or length) never count.
 
 Counting (calls, retries, 429s; the run's ``Budget`` when given) happens here too, per attempt.
 """
@@ -74,6 +75,11 @@ class LimiterRegistry:
             return self._by_key[key]
         except KeyError:
             raise KeyError(f"no limiter for limit key {key!r}: it was not registered for this run") from None
+
+
+_PROMPT_DEPENDENT_STATUSES = frozenset({400, 413, 422})
+"""Permanent failures whose cause may be the prompt itself (its content or length), so a run of
+them says nothing about the next item: they never pause a key."""
 
 
 class CallPolicy:
@@ -142,19 +148,22 @@ class CallPolicy:
         if result.outcome is not Outcome.FAILED_PERMANENT or result.pause_target or self._pause_after == 0:
             self._streaks.pop(key, None)
             return done
+        if result.status_code in _PROMPT_DEPENDENT_STATUSES:
+            return done  # neither counts nor breaks a streak: the next prompt may well be accepted
         signature = (result.status_code, result.vendor_code)
         last, count = self._streaks.get(key, (signature, 0))
         count = count + 1 if last == signature else 1
         self._streaks[key] = (signature, count)
-        if count < self._pause_after:
-            return done
-        paused = dataclasses.replace(
-            result,
-            pause_target=True,
-            error=f"{count} identical permanent failures in a row: {result.error or 'no detail'}",
-        )
-        self._paused.setdefault(key, paused)
-        return CallOutcome(paused, done.attempts)
+        if count >= self._pause_after:
+            # This answer is a real one and is kept; the calls after it return the pause unsent
+            # (when every item was already sent, nothing is held back and nothing is paused).
+            paused = dataclasses.replace(
+                result,
+                pause_target=True,
+                error=f"{count} identical permanent failures in a row: {result.error or 'no detail'}",
+            )
+            self._paused.setdefault(key, paused)
+        return done
 
 
 class PolicyAdapter:

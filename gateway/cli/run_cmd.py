@@ -25,8 +25,8 @@ runs_app = typer.Typer(help="List and inspect stored runs.", no_args_is_help=Tru
 _DB_HELP = "Database URL (SQLite or Postgres); default: the config's db_url, else sqlite seval.db."
 _EXIT = {"completed": 0, "partial": 3, "budget_exhausted": 3, "interrupted": 130}
 NO_ANSWERS_EXIT = 4
-"""``seval run`` exit status when a target with planned items has no answer stored (nothing
-COMPLETED or BLOCKED_BY_VENDOR: every request failed), whatever the run's status says."""
+"""``seval run`` exit status when a target was sent requests in this invocation and has no answer
+stored (nothing COMPLETED or BLOCKED_BY_VENDOR: every request failed), whatever the run's status."""
 _ANSWERS = ("COMPLETED", "BLOCKED_BY_VENDOR")
 
 
@@ -104,7 +104,7 @@ def _exit_code(result: RunResult) -> int:
     silent = [
         t.name
         for t in result.targets
-        if t.planned > 0 and not any(t.outcomes.get(outcome) for outcome in _ANSWERS)
+        if t.calls > 0 and not any(t.outcomes.get(outcome) for outcome in _ANSWERS)
     ]
     if silent and result.status in ("completed", "partial"):
         typer.echo(

@@ -43,12 +43,12 @@ async def test_a_missing_model_pauses_exits_4_and_shows_the_reason(tmp_path: Pat
         assert vendor.stats.requests == 5  # paused at the fifth identical 404, not 12
     assert res.returncode == 4, res.stdout + res.stderr
     assert "no answers from typo" in res.stderr
-    assert "4 x FAILED_PERMANENT 404 model_not_found" in res.stdout
+    assert "5 x FAILED_PERMANENT 404 model_not_found" in res.stdout
     shown = await asyncio.to_thread(
         seval, "runs", "show", "integrity", "--db", f"sqlite+aiosqlite:///{tmp_path / 'r.db'}"
     )
     assert shown.returncode == 0, shown.stderr
-    assert "4 x FAILED_PERMANENT 404 model_not_found" in shown.stdout
+    assert "5 x FAILED_PERMANENT 404 model_not_found" in shown.stdout
 
 
 def test_a_model_litellm_cannot_route_is_a_config_error(tmp_path: Path) -> None:

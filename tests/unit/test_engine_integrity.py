@@ -30,18 +30,27 @@ async def test_identical_permanent_failures_pause_the_target(sqlite_url: str) ->
     assert m.status == "paused"
     assert "model_not_found" in m.detail
     assert "5 identical permanent failures" in m.detail
-    assert len(adapter.requests) == 5  # one at a time: the fifth identical failure pauses
-    # the first four are stored as the failures they are; the fifth is left for a resume
-    assert await count_responses(sqlite_url, outcome="FAILED_PERMANENT") == 4
+    assert len(adapter.requests) == 5  # one at a time: nothing is sent after the fifth
+    # the five are stored as the failures they are; the rest is left unsent for a resume
+    assert await count_responses(sqlite_url, outcome="FAILED_PERMANENT") == 5
 
 
 async def test_different_permanent_failures_do_not_pause(sqlite_url: str) -> None:
     cfg = make_config(sqlite_url, limit=12, target={"limits": {"max_in_flight": 1}})
-    other = Reply(outcome=Outcome.FAILED_PERMANENT, status_code=400, vendor_code="invalid_value")
+    other = Reply(outcome=Outcome.FAILED_PERMANENT, status_code=404, vendor_code="not_found_error")
     adapter = ScriptedAdapter(replies=([MISSING_MODEL] * 4 + [other]) * 2 + [MISSING_MODEL] * 2)
     result = await execute_with(cfg, adapter)
     assert result.target("m").status == "done"
     assert len(adapter.requests) == 12
+
+
+async def test_failures_a_prompt_can_cause_never_pause(sqlite_url: str) -> None:
+    cfg = make_config(sqlite_url, limit=10, target={"limits": {"max_in_flight": 1}})
+    too_long = Reply(outcome=Outcome.FAILED_PERMANENT, status_code=400, vendor_code="context_length_exceeded")
+    adapter = ScriptedAdapter(replies=[too_long])
+    result = await execute_with(cfg, adapter)
+    assert result.target("m").status == "done"
+    assert len(adapter.requests) == 10
 
 
 async def test_the_threshold_is_configurable_and_zero_turns_it_off(sqlite_url: str) -> None:
