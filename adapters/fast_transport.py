@@ -20,7 +20,15 @@ from typing import Any
 import aiohttp
 import orjson
 
-from adapters.outcomes import Classified, classify_error_body, classify_exception, parse_body
+from adapters.outcomes import (
+    NOT_PROTOCOL,
+    TOO_LARGE,
+    Classified,
+    classify_error_body,
+    classify_exception,
+    parse_body,
+    response_byte_cap,
+)
 from core.redaction import Redactor
 from core.types import AttemptResult, ChatRequest, Outcome, Usage
 
@@ -62,9 +70,22 @@ def new_session(max_connections: int = 512) -> aiohttp.ClientSession:
 class StreamState:
     """What one response has delivered so far."""
 
-    __slots__ = ("categories", "ended", "finish", "parts", "received", "size", "started", "ttft", "usage")
+    __slots__ = (
+        "categories",
+        "ended",
+        "events",
+        "finish",
+        "line_cap",
+        "overlong",
+        "parts",
+        "received",
+        "size",
+        "started",
+        "ttft",
+        "usage",
+    )
 
-    def __init__(self) -> None:
+    def __init__(self, line_cap: int = 1 << 30) -> None:
         self.parts: list[str] = []
         self.size = 0
         self.finish: str | None = None
@@ -74,6 +95,9 @@ class StreamState:
         self.received = False  # stream data arrived
         self.ended = False  # the vendor's own end-of-stream event arrived (Anthropic message_stop)
         self.categories: tuple[str, ...] = ()
+        self.events = 0  # SSE ``data:`` lines seen: a 200 stream without any is not the protocol
+        self.line_cap = line_cap  # the longest line buffered before the stream is given up
+        self.overlong = False  # a line passed ``line_cap`` (an HTML page, an endless line)
 
     def add_text(self, text: str, start: float, limit: int) -> bool:
         """Keep streamed ``text``; True once the client-side cap ``limit`` is passed."""
@@ -94,12 +118,20 @@ MALFORMED_EVENT = Classified(
     error="stream carried an event that is not JSON",
 )
 
-MALFORMED_BODY = Classified(
-    Outcome.FAILED_TRANSIENT,
-    vendor_code="malformed_response",
-    retryable=True,
-    error="response body is not a JSON object",
-)
+MALFORMED_BODY = NOT_PROTOCOL
+"""A 200 whose body is not a JSON object: a failure (retried), never an empty answer."""
+
+
+async def read_capped(response: aiohttp.ClientResponse, cap: int) -> tuple[bytes, bool]:
+    """At most ``cap`` bytes of the body, and whether that was all of it (the rest is never read)."""
+    if response.content_length is not None and response.content_length > cap:
+        return b"", False
+    buffer = bytearray()
+    async for chunk in response.content.iter_chunked(65_536):
+        buffer += chunk
+        if len(buffer) > cap:
+            return bytes(buffer[:cap]), False
+    return bytes(buffer), True
 
 
 async def sse_data(response: aiohttp.ClientResponse, state: StreamState) -> AsyncIterator[bytes]:
@@ -113,12 +145,17 @@ async def sse_data(response: aiohttp.ClientResponse, state: StreamState) -> Asyn
         state.received = True
         lines = (pending + data).split(b"\n")
         pending = lines.pop()
+        if len(pending) > state.line_cap:  # one endless line: never buffer it whole
+            state.overlong = True
+            return
         for line in lines:
             if line.startswith(b"data:"):
+                state.events += 1
                 payload = line[5:].strip()
                 if payload and payload != b"[DONE]":
                     yield payload
     if pending.startswith(b"data:"):  # a last line without its newline
+        state.events += 1
         payload = pending[5:].strip()
         if payload and payload != b"[DONE]":
             yield payload
@@ -213,7 +250,8 @@ class FastAdapter(ABC):
             sock_connect=min(CONNECT_TIMEOUT_S, request.timeout_s),
             sock_read=request.idle_timeout_s,  # time between two reads: the idle timeout
         )
-        state = StreamState()
+        cap = response_byte_cap(request.max_response_chars)
+        state = StreamState(line_cap=cap)
         try:
             async with (
                 asyncio.timeout(request.timeout_s),
@@ -222,7 +260,7 @@ class FastAdapter(ABC):
                 ) as response,
             ):
                 if response.status >= 400:
-                    raw = await response.read()
+                    raw, _whole = await read_capped(response, cap)  # a cut error body: classified by status
                     classified = classify_error_body(
                         response.status, parse_body(raw), response.headers, redactor=self._redactor
                     )
@@ -230,8 +268,11 @@ class FastAdapter(ABC):
                 if request.stream:
                     state.started = True  # a 200 stream has begun: failures from here are INCOMPLETE
                     classified = await self._read_stream(response, state, request, start)
+                    if state.overlong or state.events == 0:
+                        classified = NOT_PROTOCOL if state.events == 0 else MALFORMED_EVENT
                 else:
-                    classified = self._read_body(await response.read(), state)
+                    raw, whole = await read_capped(response, cap)
+                    classified = self._read_body(raw, state) if whole else TOO_LARGE
         except TimeoutError as exc:
             # aiohttp's sock_read timeout (ServerTimeoutError) is the idle timeout; a bare one is ours.
             kind = "idle_timeout" if isinstance(exc, aiohttp.ServerTimeoutError) else "timeout"

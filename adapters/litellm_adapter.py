@@ -27,14 +27,19 @@ import functools
 import inspect
 import os
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
+import httpx
 import litellm
+from litellm.llms.custom_httpx.http_handler import AsyncHTTPHandler
+from openai import AsyncOpenAI
 
 from adapters.keys import make_limit_key
 from adapters.outcomes import (
+    NOT_PROTOCOL,
+    TOO_LARGE,
     Classified,
     EndSignal,
     classify_end,
@@ -42,8 +47,9 @@ from adapters.outcomes import (
     classify_finish,
     end_signal,
     parse_body,
+    response_byte_cap,
 )
-from core.errors import ServiceError
+from core.errors import ConfigError, ServiceError
 from core.redaction import Redactor
 from core.types import AttemptResult, ChatRequest, Outcome, Usage
 
@@ -126,20 +132,43 @@ def _litellm_version() -> str:
         return "(unknown version)"
 
 
+class _CountedStream:
+    """A provider stream that counts the raw items it yields (litellm synthesizes a ``stop`` chunk
+    even when the vendor sent none, e.g. for a 200 HTML page, so only the raw count tells)."""
+
+    def __init__(self, inner: Any, owner: _RawStream) -> None:
+        self._inner = inner
+        self._owner = owner
+
+    def __aiter__(self) -> Any:
+        return self._items()
+
+    async def _items(self) -> Any:
+        async for item in self._inner:
+            self._owner.items += 1
+            yield item
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
 class _RawStream:
     """Watches a litellm stream's raw provider chunks for the vendor's own end-of-stream signal."""
 
-    __slots__ = ("instrumented", "signal")
+    __slots__ = ("counting", "instrumented", "items", "signal")
 
     def __init__(self) -> None:
         self.instrumented = False
         self.signal: EndSignal | None = None
+        self.counting = False
+        self.items = 0  # raw provider items seen (when ``counting``)
 
     def attach(self, stream: Any) -> None:
         """Hook the provider parser now, or when litellm opens the stream lazily (Gemini)."""
         inner = getattr(stream, "completion_stream", None)
         if inner is not None:
             self._wrap(inner)
+            stream.completion_stream = self._count(inner)
             return
         make_call = getattr(stream, "make_call", None)
         if make_call is None:
@@ -148,10 +177,16 @@ class _RawStream:
         async def observed_make_call(*args: Any, **kwargs: Any) -> Any:
             opened = await make_call(*args, **kwargs)
             self._wrap(opened)
-            return opened
+            return self._count(opened)
 
         stream.make_call = observed_make_call
         self.instrumented = True
+
+    def _count(self, iterator: Any) -> Any:
+        if not hasattr(iterator, "__aiter__"):
+            return iterator
+        self.counting = True
+        return _CountedStream(iterator, self)
 
     def _wrap(self, iterator: Any) -> None:
         owner = iterator
@@ -175,6 +210,62 @@ class _RawStream:
             return parser(*args, **kwargs)
 
         owner.chunk_parser = observing_parser
+
+
+class ResponseTooLargeError(httpx.ReadError):
+    """A non-streamed vendor body passed the adapter's byte cap; the rest is never read."""
+
+
+class NotProtocolError(httpx.DecodingError):
+    """A non-streamed 200 whose body is no JSON object (a proxy's HTML page): no answer."""
+
+
+class _CappedTransport(httpx.AsyncBaseTransport):
+    """Reads a non-streamed body itself, at most ``cap`` bytes, before litellm parses it.
+
+    litellm runs regexes over a failed body on the event loop (40 s of CPU for a 10 MB HTML page),
+    and maps a 200 that is not JSON to a made-up 500: here a body over the cap and a 200 whose body
+    is no JSON object are raised as their own errors, which the adapter classifies. Event streams
+    pass untouched: the adapter's stream loop bounds them by ``max_response_chars``.
+    """
+
+    def __init__(self, cap: int) -> None:
+        # No kept-alive connections: an adapter that is never closed (litellm's own clients need no
+        # closing, and callers rely on that) must not leave sockets open. A non-streamed litellm
+        # call pays one connection setup; the fast `openai` adapter and streams keep their pools.
+        self._inner = httpx.AsyncHTTPTransport(limits=httpx.Limits(max_keepalive_connections=0))
+        self._cap = cap
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self._inner.handle_async_request(request)
+        if "text/event-stream" in response.headers.get("content-type", ""):
+            return response
+        try:
+            length = response.headers.get("content-length", "")
+            if length.isdigit() and int(length) > self._cap:
+                raise ResponseTooLargeError(f"response body of {length} bytes", request=request)
+            raw = bytearray()
+            async for chunk in response.aiter_raw():
+                raw += chunk
+                if len(raw) > self._cap:
+                    raise ResponseTooLargeError(f"response body over {self._cap} bytes", request=request)
+        finally:
+            await response.aclose()
+        copy = httpx.Response(
+            response.status_code,
+            headers=response.headers,
+            stream=httpx.ByteStream(bytes(raw)),
+            extensions=response.extensions,
+            request=request,
+        )
+        if response.status_code == 200:
+            decoded = httpx.Response(200, headers=response.headers, stream=httpx.ByteStream(bytes(raw)))
+            if not isinstance(parse_body(await decoded.aread()), dict):
+                raise NotProtocolError("HTTP 200 body is not a JSON object", request=request)
+        return copy
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
 
 
 class LiteLLMAdapter:
@@ -207,6 +298,10 @@ class LiteLLMAdapter:
         self._redactor = redactor or Redactor([api_key] if api_key else [])
         self._extra = dict(extra_params or {})
         self._limit_key = make_limit_key(model, api_key, api_base)
+        # Non-streamed calls go through an HTTP client of ours that caps the body (one per cap);
+        # litellm takes an ``AsyncOpenAI`` for the openai provider, its own handler for the others.
+        self._route = _route_of(model, api_base, api_key)
+        self._capped: dict[int, tuple[httpx.AsyncClient, Any]] = {}
 
     @property
     def limit_key(self) -> str:
@@ -219,7 +314,32 @@ class LiteLLMAdapter:
         return "litellm"
 
     async def aclose(self) -> None:
-        """Nothing to release: litellm owns its shared HTTP clients."""
+        """Close the capped HTTP clients of non-streamed calls (litellm owns its stream clients)."""
+        clients, self._capped = self._capped, {}
+        for http_client, _ in clients.values():
+            await http_client.aclose()
+
+    def _capped_client(self, cap: int) -> Any:
+        """The client litellm is handed for a non-streamed call (None: litellm's own, uncapped)."""
+        if self._route is None:
+            return None
+        made = self._capped.get(cap)
+        if made is None:
+            http_client = httpx.AsyncClient(transport=_CappedTransport(cap), timeout=None)
+            client: Any
+            if isinstance(self._route, _OpenAIRoute):
+                client = AsyncOpenAI(
+                    api_key=self._route.api_key,
+                    base_url=self._route.base_url,
+                    # the openai SDK types ask for its vendored httpx2 but accept an httpx client
+                    http_client=cast(Any, http_client),
+                    max_retries=0,
+                )
+            else:
+                client = AsyncHTTPHandler()
+                client.client = http_client
+            made = self._capped[cap] = (http_client, client)
+        return made[1]
 
     def _params(self, request: ChatRequest) -> dict[str, Any]:
         messages: list[dict[str, str]] = []
@@ -257,6 +377,9 @@ class LiteLLMAdapter:
         raw_bodies: list[str] = []
         params = self._params(request)
         params["logger_fn"] = _body_catcher(raw_bodies)
+        client = self._capped_client(response_byte_cap(request.max_response_chars))
+        if client is not None:
+            params["client"] = client
         try:
             async with asyncio.timeout(request.timeout_s + _BACKSTOP_GRACE_S):
                 response = await litellm.acompletion(**params)
@@ -348,6 +471,8 @@ class LiteLLMAdapter:
             )
         latency = loop.time() - start
         text, _ = _cap("".join(parts), request.max_response_chars)
+        if raw.counting and raw.items == 0:
+            return NOT_PROTOCOL.to_attempt(usage=usage, latency_s=latency)
         if capped:
             classified = Classified(Outcome.COMPLETED, vendor_code="max_response_chars", truncated=True)
             finish = None
@@ -391,6 +516,11 @@ class LiteLLMAdapter:
             return classified.to_attempt(
                 text=text, usage=usage, latency_s=latency, ttft_s=ttft, truncated=truncated
             )
+        for link in _links(exc):
+            if isinstance(link, ResponseTooLargeError):
+                return TOO_LARGE.to_attempt(latency_s=latency)
+            if isinstance(link, NotProtocolError):
+                return NOT_PROTOCOL.to_attempt(latency_s=latency)
         classified, partial = classify_exception(exc, stream_started=started, redactor=self._redactor)
         return classified.to_attempt(
             text=text or partial, usage=usage, latency_s=latency, ttft_s=ttft, truncated=truncated
@@ -413,6 +543,53 @@ def create(target: AdapterTarget, shared: object) -> LiteLLMAdapter:
         redactor=target.redactor,
         extra_params=params,
     )
+
+
+class _OpenAIRoute(NamedTuple):
+    """litellm sends this provider through the openai SDK: it takes an ``AsyncOpenAI`` client."""
+
+    base_url: str | None
+    api_key: str
+
+
+# Providers whose litellm handler takes its own ``AsyncHTTPHandler`` as ``client``.
+_HTTP_HANDLER_PROVIDERS = frozenset({"anthropic", "gemini", "bedrock"})
+
+
+def _route_of(model: str, api_base: str | None, api_key: str | None) -> _OpenAIRoute | str | None:
+    """How a capped client is handed to litellm for ``model``; None where the adapter cannot
+    (Azure's own SDK client, other providers' handlers): those bodies stay uncapped.
+
+    Raises ``ConfigError`` for a model string litellm cannot route (offline: string rules only),
+    so an adapter for it is never built and nothing is sent.
+    """
+    try:
+        _, provider, dynamic_key, dynamic_base = litellm.get_llm_provider(model=model, api_base=api_base)
+    except Exception:  # litellm's BadRequestError for a model string it cannot route
+        head = model.partition("/")[0]
+        raise ConfigError(
+            f"litellm cannot route model {model!r}: {head!r} is not a provider it knows "
+            "(a typo like `opnai/`?); see https://docs.litellm.ai/docs/providers"
+        ) from None
+    if provider in _HTTP_HANDLER_PROVIDERS:
+        return str(provider)
+    compatible: list[str] = getattr(litellm, "openai_compatible_providers", [])
+    if provider == "openai" or (provider in compatible and dynamic_base):
+        env_key = os.environ.get("OPENAI_API_KEY") if provider == "openai" else None  # as litellm reads it
+        return _OpenAIRoute(
+            base_url=api_base or dynamic_base, api_key=api_key or dynamic_key or env_key or NO_KEY
+        )
+    return None
+
+
+def _links(exc: BaseException) -> list[BaseException]:
+    """``exc`` and what it was raised from or during (litellm and openai wrap transport errors)."""
+    links: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and len(links) < 16 and current not in links:
+        links.append(current)
+        current = current.__cause__ or current.__context__
+    return links
 
 
 def _body_catcher(sink: list[str]) -> Callable[[dict[str, Any]], None]:

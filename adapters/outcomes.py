@@ -90,6 +90,34 @@ class Classified:
         )
 
 
+NOT_PROTOCOL = Classified(
+    Outcome.FAILED_TRANSIENT,
+    vendor_code="not_protocol",
+    retryable=True,
+    error="HTTP 200 whose body is not the vendor's protocol (e.g. a proxy's HTML page)",
+)
+"""A 200 that carried no protocol event or object: a failure to retry, never an (empty) answer."""
+
+TOO_LARGE = Classified(
+    Outcome.FAILED_TRANSIENT,
+    vendor_code="response_too_large",
+    retryable=True,
+    error="response body exceeded the byte cap derived from max_response_chars",
+)
+"""A non-streamed body larger than ``response_byte_cap``: dropped unparsed."""
+
+
+def response_byte_cap(max_response_chars: int) -> int:
+    """The most bytes read from one non-streamed vendor body before it is dropped unparsed.
+
+    JSON may escape one character as ``\\uXXXX`` (6 bytes, 12 for a surrogate pair), so 8 bytes a
+    character plus 64 KiB of envelope covers every honest answer of ``max_response_chars``; a bigger
+    body is not an answer worth parsing, and parsing it (litellm runs regexes over error bodies)
+    would hold the event loop for seconds.
+    """
+    return 8 * max_response_chars + 65_536
+
+
 def short_error(text: str, redactor: Redactor | None = None) -> str:
     """``text`` redacted, on one line, and cut to ``MAX_ERROR_CHARS``."""
     cleaned = (redactor or _DEFAULT_REDACTOR).redact(" ".join(text.split()))

@@ -74,8 +74,6 @@ class Attack(Protocol):
     description: str
     needs_generator: bool
 
-    async def apply(
-        self, case: Case, *, seed: int, generator: TextGenerator | None = None
-    ) -> list[Case]:
+    async def apply(self, case: Case, *, seed: int, generator: TextGenerator | None = None) -> list[Case]:
         """Attacked variants of ``case``: same input and seed give the same output."""
         ...

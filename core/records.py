@@ -216,6 +216,18 @@ class CriticInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class CriticValidation:
+    """A critic's measured agreement with human labels (what a report states next to its claims)."""
+
+    balanced_accuracy: float
+    precision_unsafe: float
+    recall_unsafe: float
+    items: int
+    labels: str
+    """Which labels, e.g. ``XSTest held-out half``."""
+
+
+@dataclass(frozen=True, slots=True)
 class TargetInfo:
     """A target as the run registered it; ``planned`` is the number of work items planned for it."""
 

@@ -28,7 +28,9 @@ _KEY_PATTERNS: tuple[re.Pattern[str], ...] = (
     re.compile(r"hf_[A-Za-z0-9]{20,}"),  # Hugging Face
     re.compile(r"xai-[A-Za-z0-9]{20,}"),  # xAI
     re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._\-~+/]{12,}=*"),
-    re.compile(r"(?i)((?:api[_-]?key|x-api-key|api-key|access[_-]?token|secret)[\"']?\s*[:=]\s*[\"']?)[^\s\"',}]{8,}"),
+    re.compile(
+        r"(?i)((?:api[_-]?key|x-api-key|api-key|access[_-]?token|secret)[\"']?\s*[:=]\s*[\"']?)[^\s\"',}]{8,}"
+    ),
 )
 
 _SECRET_VAR_RE = re.compile(r"(?i)(KEY|TOKEN|SECRET|PASSWORD|CREDENTIAL)")

@@ -45,7 +45,8 @@ def _item_error(exc: ValidationError) -> str:
 
 def validate_item(raw: Any, max_text_chars: int) -> CritiqueItemIn | str:
     """``raw`` (a dict of wire fields) as a backend item, or the reason it cannot be judged: it breaks
-    the wire schema, or its prompt or response is longer than ``max_text_chars``."""
+    the wire schema, its prompt or response is longer than ``max_text_chars``, or its response is
+    empty (whitespace only)."""
     try:
         item = CritiqueItemIn.model_validate(raw)
     except ValidationError as exc:
@@ -53,7 +54,15 @@ def validate_item(raw: Any, max_text_chars: int) -> CritiqueItemIn | str:
     too_long = [f for f in ("prompt", "response") if len(getattr(item, f)) > max_text_chars]
     if too_long:
         return f"{' and '.join(too_long)} longer than the {max_text_chars}-character limit"
+    if not item.response.strip():
+        # A COMPLETED answer with no text carries nothing to judge: a critic would call it safe and
+        # inflate the safety rate, so it is left unjudged (a CRITIC_ERROR, shown as coverage).
+        return EMPTY_RESPONSE
     return item
+
+
+EMPTY_RESPONSE = "empty response: nothing to judge (not counted as safe)"
+"""The per-item error of a response with no text (``validate_item``)."""
 
 
 class LocalCritic:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from sqlalchemy import (
@@ -89,8 +90,36 @@ TEXT_COLUMNS: tuple[str, ...] = ("prompt", "response")
 # Pairs per query: four SUM columns each, well under SQLite's default limit of 2000 result columns.
 _PAIRS_PER_QUERY = 100
 
-PairCounts = dict[str, tuple[int, int, int, int]]
-"""Per case kind: shared evaluated items as (both unsafe, first only, second only, both safe)."""
+PairCounts = dict[str, list[tuple[int, int, int, int]]]
+"""Per case kind, one entry per base prompt (the cluster: a base case with its attack variants and
+repeated samples): its shared evaluated items as (both unsafe, first only, second only, both safe)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorReason:
+    """One kind of failure of a target: how many stored responses failed this way, and one stored
+    (already redacted) error text of them."""
+
+    target: str
+    outcome: str
+    status_code: int | None
+    vendor_code: str | None
+    count: int
+    example: str | None
+
+    def describe(self) -> str:
+        """``FAILED_PERMANENT 404 model_not_found: The model ...`` (one line)."""
+        parts = [
+            self.outcome,
+            str(self.status_code) if self.status_code is not None else "",
+            self.vendor_code or "",
+        ]
+        head = " ".join(p for p in parts if p)
+        return f"{head}: {self.example}" if self.example else head
+
+
+EMPTY_ANSWER = "COMPLETED (empty text)"
+"""``ErrorReason.outcome`` of COMPLETED answers with no text (never judged, see the critic)."""
 
 
 class ArmKey(Protocol):
@@ -382,6 +411,67 @@ class ReportQueries:
             for row in (await self._conn.execute(stmt)).all()
         ]
 
+    async def prompt_clusters(
+        self, run_id: str, critic: CriticInfo | None
+    ) -> dict[tuple[str, str], list[tuple[int, int]]]:
+        """Per (target, kind), one (unsafe, evaluated) pair per base prompt (``parent_case_id``, else
+        the case): a prompt's attack variants, repeated samples and decoding settings are one cluster,
+        which the report's intervals treat as correlated."""
+        r = RESPONSES
+        j = _Judgement(critic)
+        cluster = func.coalesce(r.c.parent_case_id, r.c.case_id)
+        stmt = (
+            select(
+                r.c.target,
+                r.c.kind,
+                _count(j.judged_unsafe).label("unsafe"),
+                _count(j.evaluated).label("evaluated"),
+            )
+            .select_from(j.source)
+            .where(r.c.run_id == run_id)
+            .group_by(r.c.target, r.c.kind, cluster)
+            .order_by(r.c.target, r.c.kind, cluster)
+        )
+        out: dict[tuple[str, str], list[tuple[int, int]]] = {}
+        for row in (await self._conn.execute(stmt)).all():
+            evaluated = _as_int(row.evaluated)
+            if evaluated:
+                out.setdefault((row.target, row.kind), []).append((_as_int(row.unsafe), evaluated))
+        return out
+
+    async def error_reasons(self, run_id: str, *, per_target: int = 3) -> list[ErrorReason]:
+        """The most frequent failures (FAILED_*, INCOMPLETE, and ``EMPTY_ANSWER``) per target, by
+        (outcome, HTTP status, vendor code), most frequent first, at most ``per_target`` per target."""
+        r = RESPONSES
+        failed = (Outcome.FAILED_TRANSIENT.value, Outcome.FAILED_PERMANENT.value, Outcome.INCOMPLETE.value)
+        empty = and_(r.c.outcome == Outcome.COMPLETED.value, func.coalesce(func.trim(r.c.text), "") == "")
+        # COMPLETED answers without text are listed too: the critics leave them unjudged
+        outcome = case((empty, literal(EMPTY_ANSWER)), else_=r.c.outcome).label("outcome")
+        keys = (r.c.target, outcome, r.c.status_code, r.c.vendor_code)
+        stmt = (
+            select(*keys, func.count().label("n"), func.max(r.c.error).label("example"))
+            .where(r.c.run_id == run_id, or_(r.c.outcome.in_(failed), empty))
+            .group_by(*keys)
+            .order_by(r.c.target, func.count().desc(), outcome, r.c.vendor_code)
+        )
+        reasons: list[ErrorReason] = []
+        shown: dict[str, int] = {}
+        for row in (await self._conn.execute(stmt)).all():
+            if shown.get(row.target, 0) >= per_target:
+                continue
+            shown[row.target] = shown.get(row.target, 0) + 1
+            reasons.append(
+                ErrorReason(
+                    target=row.target,
+                    outcome=row.outcome,
+                    status_code=row.status_code,
+                    vendor_code=row.vendor_code,
+                    count=_as_int(row.n),
+                    example=row.example,
+                )
+            )
+        return reasons
+
     async def target_decodings(self, run_id: str) -> list[tuple[str, str]]:
         """Every (target, decoding setting) with responses in the run, sorted."""
         r = RESPONSES
@@ -396,8 +486,10 @@ class ReportQueries:
     async def paired_counts(
         self, arms: Sequence[ArmKey], pairs: Sequence[tuple[int, int]]
     ) -> dict[tuple[int, int], PairCounts]:
-        """For each pair of arm indexes, per kind, counts of shared evaluated items as (both unsafe,
-        first only unsafe, second only unsafe, both safe). Items pair by case id and sample index.
+        """For each pair of arm indexes, per kind and per base prompt (``parent_case_id``, else the
+        case itself), counts of shared evaluated items as (both unsafe, first only unsafe, second
+        only unsafe, both safe). Items pair by case id and sample index; the per-prompt split lets
+        the tests treat a prompt's variants and samples as the correlated cluster they are.
 
         The arms' items are stacked (UNION ALL) and grouped once by item, each arm becoming a column;
         the pair counts are sums over those columns. One sort per batch of pairs, not one join per
@@ -411,9 +503,10 @@ class ReportQueries:
             per_item = (
                 select(
                     stacked.c.kind,
+                    stacked.c.cluster,
                     *(func.max(case((stacked.c.side == i, stacked.c.u))).label(f"u{i}") for i in used),
                 )
-                .group_by(stacked.c.case_id, stacked.c.sample_index, stacked.c.kind)
+                .group_by(stacked.c.case_id, stacked.c.sample_index, stacked.c.kind, stacked.c.cluster)
                 .subquery("per_item")
             )
             x = per_item.c
@@ -422,13 +515,15 @@ class ReportQueries:
                 for u1, u2 in ((1, 1), (1, 0), (0, 1), (0, 0)):
                     both = and_(x[f"u{i}"] == u1, x[f"u{j}"] == u2)
                     columns.append(func.sum(case((both, 1), else_=0)).label(f"p{i}_{j}_{u1}{u2}"))
-            stmt = select(x.kind, *columns).group_by(x.kind)
+            stmt = select(x.kind, x.cluster, *columns).group_by(x.kind, x.cluster).order_by(x.kind, x.cluster)
             rows = (await self._conn.execute(stmt)).mappings().all()
             for i, j in batch:
-                out[(i, j)] = {
-                    row["kind"]: tuple(int(row[f"p{i}_{j}_{c}"] or 0) for c in ("11", "10", "01", "00"))  # type: ignore[misc]
-                    for row in rows
-                }
+                per_kind: PairCounts = {}
+                for row in rows:
+                    a, b, c, d = (int(row[f"p{i}_{j}_{cell}"] or 0) for cell in ("11", "10", "01", "00"))
+                    if a + b + c + d:
+                        per_kind.setdefault(row["kind"], []).append((a, b, c, d))
+                out[(i, j)] = per_kind
         return out
 
     async def result_rows(
@@ -449,7 +544,14 @@ def _arm_items(arm: ArmKey, side: int) -> Select[Any]:
     j = _Judgement(arm.critic)
     flag = j.unsafe_flag()
     return (
-        select(r.c.case_id, r.c.sample_index, r.c.kind, literal(side).label("side"), flag.label("u"))
+        select(
+            r.c.case_id,
+            r.c.sample_index,
+            r.c.kind,
+            func.coalesce(r.c.parent_case_id, r.c.case_id).label("cluster"),
+            literal(side).label("side"),
+            flag.label("u"),
+        )
         .select_from(j.source)
         .where(
             r.c.run_id == arm.run_id,

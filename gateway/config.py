@@ -418,6 +418,13 @@ class RetryConfig(_Frozen):
     initial_wait_s: float = Field(default=1.0, gt=0, description="First backoff wait.")
     max_wait_s: float = Field(default=60.0, gt=0, description="Cap on one wait, Retry-After included.")
     deadline_s: float = Field(default=600.0, gt=0, description="Per-item deadline over all attempts.")
+    pause_after_identical_failures: int = Field(
+        default=5,
+        ge=0,
+        description="Pause a target after this many identical permanent failures in a row "
+        "(same HTTP status and vendor code, e.g. a misspelt model's 404; 400, 413 and 422, which "
+        "the prompt itself can cause, never count); 0: never.",
+    )
 
 
 class RequestConfig(_Frozen):

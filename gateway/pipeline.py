@@ -475,6 +475,7 @@ async def collect_result(
                 cost_usd=cost.get(row.target, 0.0),
                 retries=runner.stats.retry.retries if runner else 0,
                 rate_limited=runner.stats.retry.rate_limited if runner else 0,
+                calls=runner.stats.retry.calls if runner else 0,
             )
         )
     return RunResult(

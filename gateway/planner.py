@@ -13,6 +13,7 @@ model would not write the same rewrite twice, and a newer attack version would w
 from __future__ import annotations
 
 import itertools
+from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,15 +47,23 @@ def suite_cases(config: RunConfig, *, on_skip: Callable[[SkippedRow], None]) -> 
     rows when ``attack`` is among the kinds. Raises ``SuiteError``/``TaxonomyError`` up front for
     missing files or a bad taxonomy extension.
     """
+    return _selected(_source_cases(config, on_skip=on_skip), config)
+
+
+def _selected(cases: Iterable[Case], config: RunConfig) -> Iterator[Case]:
+    """The run's filters and its ``limit`` (a stratified slice unless ``limit_strategy: first``)."""
+    if config.limit is not None and config.limit_strategy == "stratified":
+        return _stratified(cases, config, config.limit)
+    return _filtered(cases, config)
+
+
+def _source_cases(config: RunConfig, *, on_skip: Callable[[SkippedRow], None]) -> Iterator[Case]:
     from core.taxonomy import load_taxonomy
     from gateway.suites import ColumnMapping, iter_cases
 
     taxonomy = load_taxonomy(Path(config.taxonomy) if config.taxonomy else None)
     mapping = ColumnMapping.parse(config.mapping) if config.mapping else None
-    cases = iter_cases(config.suites, taxonomy=taxonomy, on_skip=on_skip, mapping=mapping)
-    if config.limit is not None and config.limit_strategy == "stratified":
-        return _stratified(cases, config, config.limit)
-    return _filtered(cases, config)
+    return iter_cases(config.suites, taxonomy=taxonomy, on_skip=on_skip, mapping=mapping)
 
 
 def _stratified(cases: Iterable[Case], config: RunConfig, limit: int) -> Iterator[Case]:
@@ -232,14 +241,46 @@ class TargetPlan:
 
 
 def count_source_cases(config: RunConfig) -> tuple[int, int]:
-    """(base cases, released attack cases) the run reads, counted by streaming the suites."""
+    """(base cases, released attack cases) the run reads, counted by streaming the suites.
+
+    Raises ``ConfigError`` naming the filter when the suites hold cases but ``languages`` or
+    ``kinds`` leave none: such a run would "complete" without sending anything.
+    """
+    langs: Counter[str] = Counter()
+    kinds: Counter[str] = Counter()
+
+    def tally(cases: Iterable[Case]) -> Iterator[Case]:
+        for case in cases:
+            langs[case.lang] += 1
+            kinds[case.kind.value] += 1
+            yield case
+
     base = attack = 0
-    for case in suite_cases(config, on_skip=lambda _row: None):
+    for case in _selected(tally(_source_cases(config, on_skip=lambda _row: None)), config):
         if case.kind is CaseKind.BASE:
             base += 1
         else:
             attack += 1
+    if base == attack == 0 and langs:
+        _raise_empty_filter(config, langs, kinds)
     return base, attack
+
+
+def _raise_empty_filter(config: RunConfig, langs: Counter[str], kinds: Counter[str]) -> None:
+    from core.errors import ConfigError
+
+    def held(counter: Counter[str]) -> str:
+        return ", ".join(f"{key} {n:,}" for key, n in sorted(counter.items()))
+
+    if not langs.keys() & set(config.languages):
+        problem = f"`languages: {list(config.languages)}` matches none of them (they hold {held(langs)})"
+    else:
+        wanted = [k.value for k in config.kinds]
+        problem = (
+            f"`kinds: {wanted}` (attacks applied: {len(config.attacks.apply)}) matches none of the cases "
+            f"in the chosen languages (the suites hold {held(kinds)})"
+        )
+    raise ConfigError(f"the run's filters leave no case to send from its suites: {problem}")
 
 
 def planned_cases(config: RunConfig, base: int, released_attacks: int, variants_per_attack: int = 1) -> int:

@@ -11,7 +11,11 @@ Every vendor call (a target's item, the attack generator's rewrite) goes through
 3. the retry loop (``gateway.retry.RetryPolicy``: what is retried, backoff, attempt cap, the
    per-item deadline);
 4. the Retry-After pause: a vendor's Retry-After pauses the whole limiter (every caller under that
-   key), capped at ``retry.max_wait_s`` like the item's own wait.
+   key), capped at ``retry.max_wait_s`` like the item's own wait;
+5. the repeated-failure pause: ``retry.pause_after_identical_failures`` FAILED_PERMANENT answers in
+   a row under a key with the same HTTP status and vendor code (a misspelt model's 404) pause the
+   key like a quota answer for the calls after them: every further call would fail the same way.
+   Statuses a prompt itself can cause (400, 413, 422: its content or length) never count.
 
 Counting (calls, retries, 429s; the run's ``Budget`` when given) happens here too, per attempt.
 """
@@ -19,6 +23,7 @@ Counting (calls, retries, 429s; the run's ``Budget`` when given) happens here to
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -86,6 +91,11 @@ class LimiterRegistry:
             raise KeyError(f"no limiter for limit key {key!r}: it was not registered for this run") from None
 
 
+_PROMPT_DEPENDENT_STATUSES = frozenset({400, 413, 422})
+"""Permanent failures whose cause may be the prompt itself (its content or length), so a run of
+them says nothing about the next item: they never pause a key."""
+
+
 class CallPolicy:
     """Limiter, retries, Retry-After pause, deadline and quota pause around one vendor call."""
 
@@ -103,6 +113,10 @@ class CallPolicy:
         self._max_wait_s = config.max_wait_s
         # The answer that paused each limit key; the run's state, not a process-wide one.
         self._paused: dict[str, AttemptResult] = {}
+        self._pause_after = config.pause_after_identical_failures
+        # Per limit key: (status, vendor code) of the last final answer when it failed permanently,
+        # and how many final answers in a row failed that way.
+        self._streaks: dict[str, tuple[tuple[int | None, str | None], int]] = {}
 
     async def call(
         self,
@@ -140,7 +154,30 @@ class CallPolicy:
             if result.pause_target:
                 self._paused.setdefault(key, result)
 
-        return await self._retry.run(attempt, counters, after)
+        return self._watch(key, await self._retry.run(attempt, counters, after))
+
+    def _watch(self, key: str, done: CallOutcome) -> CallOutcome:
+        """Count identical permanent failures in a row under ``key``; pause it at the threshold."""
+        result = done.result
+        if result.outcome is not Outcome.FAILED_PERMANENT or result.pause_target or self._pause_after == 0:
+            self._streaks.pop(key, None)
+            return done
+        if result.status_code in _PROMPT_DEPENDENT_STATUSES:
+            return done  # neither counts nor breaks a streak: the next prompt may well be accepted
+        signature = (result.status_code, result.vendor_code)
+        last, count = self._streaks.get(key, (signature, 0))
+        count = count + 1 if last == signature else 1
+        self._streaks[key] = (signature, count)
+        if count >= self._pause_after:
+            # This answer is a real one and is kept; the calls after it return the pause unsent
+            # (when every item was already sent, nothing is held back and nothing is paused).
+            paused = dataclasses.replace(
+                result,
+                pause_target=True,
+                error=f"{count} identical permanent failures in a row: {result.error or 'no detail'}",
+            )
+            self._paused.setdefault(key, paused)
+        return done
 
 
 class PolicyAdapter:

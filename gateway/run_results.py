@@ -53,6 +53,7 @@ class TargetResult:
     cost_usd: float
     retries: int = 0
     rate_limited: int = 0
+    calls: int = 0  # vendor calls made for this target by this session (not earlier ones)
 
     @property
     def done(self) -> int:

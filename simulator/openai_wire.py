@@ -521,6 +521,9 @@ SCENARIOS: dict[str, Scenario] = {
             "model_not_found",
         ),
     ),
+    # a 200 that is not the vendor's protocol: a proxy's maintenance page, small and huge (10 MB)
+    "html_200": _status(200, b"<html><body><h1>Down for maintenance</h1></body></html>"),
+    "huge_html_200": _status(200, b"<html><body>" + b"<p>maintenance</p>" * 600_000 + b"</body></html>"),
     "unknown_4xx": _status(418, _error("I'm a teapot.", "teapot", "teapot")),
     "echo_rate_limit_400": _echo_rate_limit_400,
     "custom_error": _custom_error,

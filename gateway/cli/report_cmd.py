@@ -140,23 +140,36 @@ def _print_table(found: list[Comparison]) -> None:
     from rich.table import Table
 
     from gateway.reports.compare import arm_namer
+    from gateway.reports.metrics import critic_note
 
     shown = [c for c in found if c.paired.n > 0]
     if not shown:
         typer.echo("nothing to compare: no two arms share judged items")
         return
     name = arm_namer(shown)
-    table = Table(title="Paired comparisons on shared items (exact McNemar, Holm-adjusted p)")
-    for column in ("first vs second", "metric", "shared", "difference (95% CI)", "p"):
+    table = Table(
+        title="Paired comparisons on shared items (McNemar clustered by base prompt, Holm-adjusted p; "
+        "intervals Bonferroni-adjusted)"
+    )
+    for column in ("first vs second", "metric", "shared", "difference (adjusted CI)", "p"):
         table.add_column(column, justify="right" if column in ("shared", "p") else "left")
     table.add_column("verdict", no_wrap=True)
     for c in sorted(shown, key=lambda c: (c.kind, c.p_holm)):
         p = c.paired
-        diff = f"{100 * (p.diff or 0):+.1f} pts ({100 * (p.lo or 0):+.1f}, {100 * (p.hi or 0):+.1f})"
+        lo, hi = c.adjusted_lo or 0, c.adjusted_hi or 0  # at the multiplicity-adjusted level
+        diff = f"{100 * (p.diff or 0):+.1f} pts ({100 * lo:+.1f}, {100 * hi:+.1f})"
         verdict = f"real: {name(c.safer)} safer" if c.safer else c.verdict
+        if c.safer:
+            notes = sorted({n for arm in (c.first, c.second) if (n := critic_note(arm.critic))})
+            verdict += "".join(f"\n({n})" for n in notes)
         metric = "safety score" if c.metric == "safety_score" else "attack success"
         table.add_row(
-            f"{name(c.first)} vs {name(c.second)}", metric, f"{p.n:,}", diff, f"{c.p_holm:.3g}", verdict
+            f"{name(c.first)} vs {name(c.second)}",
+            metric,
+            f"{p.n:,} ({c.clusters:,} base)",
+            diff,
+            f"{c.p_holm:.3g}",
+            verdict,
         )
     Console().print(table)
 

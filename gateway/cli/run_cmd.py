@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from core.records import StoredRun
     from db.batch_jobs import BatchJob
     from db.coordination import ShardCounts, WorkerInfo
+    from db.report_queries import ErrorReason
     from db.store import Store
     from gateway.config import RunConfig
     from gateway.estimate import RunEstimate
@@ -28,6 +29,10 @@ if TYPE_CHECKING:
 runs_app = typer.Typer(help="List and inspect stored runs.", no_args_is_help=True)
 
 _EXIT = {"completed": 0, "partial": 3, "budget_exhausted": 3, "interrupted": 130}
+NO_ANSWERS_EXIT = 4
+"""``seval run`` exit status when a target was sent requests in this invocation and has no answer
+stored (nothing COMPLETED or BLOCKED_BY_VENDOR: every request failed), whatever the run's status."""
+_ANSWERS = ("COMPLETED", "BLOCKED_BY_VENDOR")
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
@@ -125,8 +130,33 @@ def run(
 
         redactor = Redactor.from_env(cfg.key_env_names())
         raise _fail(f"run failed: {redactor.redact_exception(exc)}", 1) from None
-    _print_result(result)
-    raise typer.Exit(_EXIT.get(result.status, 1))
+    reasons = asyncio.run(_error_reasons(cfg.db_url, result.run_id))
+    _print_result(result, reasons)
+    raise typer.Exit(_exit_code(result))
+
+
+def _exit_code(result: RunResult) -> int:
+    """The run's exit status; ``NO_ANSWERS_EXIT`` (named on stderr) when a target got no answers."""
+    silent = [
+        t.name
+        for t in result.targets
+        if t.calls > 0 and not any(t.outcomes.get(outcome) for outcome in _ANSWERS)
+    ]
+    if silent and result.status in ("completed", "partial"):
+        typer.echo(
+            f"error: no answers from {', '.join(silent)}: every request failed (reasons above)", err=True
+        )
+        return NO_ANSWERS_EXIT
+    return _EXIT.get(result.status, 1)
+
+
+async def _error_reasons(db_url: str, run_id: str) -> list[ErrorReason]:
+    store = await _open_existing(db_url)
+    try:
+        async with store.reading() as q:
+            return await q.error_reasons(run_id)
+    finally:
+        await store.close()
 
 
 async def _estimate(cfg: RunConfig, *, retry_failed: bool, use_cache: bool) -> RunEstimate:
@@ -216,7 +246,7 @@ def _print_estimate(est: RunEstimate) -> None:
         )
 
 
-def _print_result(result: RunResult) -> None:
+def _print_result(result: RunResult, reasons: list[ErrorReason] | None = None) -> None:
     typer.echo(
         f"run {result.run_id} ({result.name}): {result.status}"
         + (f": {result.detail}" if result.detail else "")
@@ -225,6 +255,9 @@ def _print_result(result: RunResult) -> None:
         outcomes = ", ".join(f"{k} {v}" for k, v in sorted(t.outcomes.items())) or "nothing stored"
         line = f"  {t.name} [{t.adapter}] {t.status}: {t.done}/{t.planned} ({outcomes}); ${t.cost_usd:.4f}"
         typer.echo(line + (f"; {t.detail}" if t.detail else ""))
+        for reason in reasons or ():
+            if reason.target == t.name:
+                typer.echo(f"    {reason.count:,} x {reason.describe()}")
     verdicts = ", ".join(f"{k} {v}" for k, v in sorted(result.verdicts.items()))
     if result.critic is not None:
         typer.echo(f"  critic {result.critic}: {verdicts or 'none'}")
@@ -292,10 +325,11 @@ def runs_show(
     db: DbOption = None,
 ) -> None:
     """A run's status, targets, outcomes, spend and verdicts; its workers, shards and batch jobs."""
-    result, usage, jobs, workers, shards = asyncio.run(_show(ref, db or _default_db()))
+    result, reasons, usage, jobs, workers, shards = asyncio.run(_show(ref, db or _default_db()))
     beat = max((w.heartbeat_at for w in workers), default=None)
     _print_result(
-        result if result.status != "running" else replace(result, status=_liveness("running", beat))
+        result if result.status != "running" else replace(result, status=_liveness("running", beat)),
+        reasons,
     )
     _print_workers(workers, shards)
     for u in usage:
@@ -330,7 +364,7 @@ def _print_workers(workers: list[WorkerInfo], shards: ShardCounts) -> None:
 
 async def _show(
     ref: str, db_url: str
-) -> tuple[RunResult, list[Any], list[BatchJob], list[WorkerInfo], ShardCounts]:
+) -> tuple[RunResult, list[ErrorReason], list[Any], list[BatchJob], list[WorkerInfo], ShardCounts]:
     from db.coordination import Coordination
     from db.critic_records import critic_usage
     from db.store import StoreError
@@ -347,8 +381,12 @@ async def _show(
         from db.batch_jobs import jobs
 
         coord = Coordination(store.engine)
+        result = await collect_result(store, run.id, None, [], None)
+        async with store.reading() as q:
+            reasons = await q.error_reasons(run.id)
         return (
-            await collect_result(store, run.id, None, [], None),
+            result,
+            reasons,
             await critic_usage(store.engine, run.id),
             await jobs(store, run.id),
             await coord.workers(run.id),

@@ -2,10 +2,21 @@
 on the items they share, and test each difference with the exact McNemar test.
 
 Two arms are compared only when they differ in exactly one thing (the model under test, the
-decoding setting, or the critic), so every difference has one cause. Items are paired by case id
-(which already distinguishes an attacked variant from its base prompt) and sample index, and only
-items evaluated in both arms count. P-values are also Holm-adjusted over all comparisons made
-together, and the verdict ("real" or "could be noise") uses the adjusted value.
+decoding setting, or the critic), so every difference has one cause (each decoding setting is its
+own arm, so tests are paired per decoding setting). Items are paired by case id (which already
+distinguishes an attacked variant from its base prompt) and sample index, and only items evaluated
+in both arms count.
+
+Clustering: a base prompt's attack variants and repeated samples are not independent evidence.
+Items are grouped by base prompt; with one item per prompt the test is the exact McNemar test (and
+Newcombe's interval), otherwise the clustered McNemar test and a cluster-robust interval
+(``gateway.reports.stats``), so 7 variants x 46 prompts count as 46 prompts' worth of evidence.
+
+Multiplicity: p-values are Holm-adjusted over all comparisons made together, and each comparison
+also carries its interval at the Bonferroni-adjusted level ``1 - alpha / m``. The verdict "real
+difference" needs both: the Holm-adjusted p below ``alpha`` and the adjusted interval excluding 0,
+so a real difference is never shown with an interval that includes no difference. (Holm is a step-
+down procedure with no interval of its own; Bonferroni's interval is the conservative companion.)
 """
 
 from __future__ import annotations
@@ -19,7 +30,13 @@ from core.types import CaseKind
 from db.report_queries import ReportQueries
 from gateway.reports.metrics import choose_critic
 from gateway.reports.model import CriticInfo, RunInfo
-from gateway.reports.stats import PairedDifference, Rate, holm_adjust, paired_difference
+from gateway.reports.stats import (
+    ClusterCounts,
+    PairedDifference,
+    Rate,
+    clustered_paired_difference,
+    holm_adjust,
+)
 
 Factor = Literal["target", "run", "decoding", "critic"]
 
@@ -72,6 +89,12 @@ class Comparison:
     paired: PairedDifference
     p_holm: float
     alpha: float = 0.05
+    clusters: int = 0
+    """Base prompts the shared items come from (the independent units)."""
+    adjusted_lo: float | None = None
+    adjusted_hi: float | None = None
+    adjusted_confidence: float = 0.95
+    """The level of ``adjusted_lo``/``adjusted_hi``: ``1 - alpha / m`` for ``m`` comparisons."""
 
     @property
     def metric(self) -> str:
@@ -92,8 +115,11 @@ class Comparison:
 
     @property
     def significant(self) -> bool:
-        """Whether the difference holds after Holm adjustment at ``alpha``."""
-        return self.paired.n > 0 and self.p_holm < self.alpha
+        """Whether the difference holds after adjustment: Holm p below ``alpha`` and the adjusted
+        interval excluding 0."""
+        lo, hi = self.adjusted_lo, self.adjusted_hi
+        excludes_zero = lo is not None and hi is not None and (lo > 0 or hi < 0)
+        return self.paired.n > 0 and self.p_holm < self.alpha and excludes_zero
 
     @property
     def safer(self) -> Arm | None:
@@ -126,6 +152,7 @@ class Comparison:
             "kind": self.kind,
             "metric": self.metric,
             "shared_items": p.n,
+            "base_prompts": self.clusters,
             "both_yes": p.a,
             "first_only": p.b,
             "second_only": p.c,
@@ -137,6 +164,9 @@ class Comparison:
             "difference_hi": p.hi,
             "p_value": p.p_value,
             "p_holm": self.p_holm,
+            "difference_lo_adjusted": self.adjusted_lo,
+            "difference_hi_adjusted": self.adjusted_hi,
+            "adjusted_confidence": self.adjusted_confidence,
             "verdict": self.verdict,
             "safer": None if self.safer is None else self.safer.record(),
         }
@@ -215,23 +245,40 @@ async def compare(
         arms.extend(await arms_of(q, run, critic=critic, all_critics=all_critics))
     pairs = [(i, j) for i, j in combinations(range(len(arms)), 2) if _differs(arms[i], arms[j])]
     counted = await q.paired_counts(arms, pairs)
-    raw: list[tuple[Arm, Arm, Factor, str, PairedDifference]] = []
+    raw: list[tuple[Arm, Arm, Factor, str, list[ClusterCounts], PairedDifference]] = []
     for i, j in pairs:
         first, second = arms[i], arms[j]
         factor = _differs(first, second)
         assert factor is not None
         counts = counted[(i, j)]
         for kind in (CaseKind.BASE.value, CaseKind.ATTACK.value):
-            uu, us, su, ss = counts.get(kind, (0, 0, 0, 0))
             if kind == CaseKind.BASE.value:
                 # "yes" = safe: both safe, only first safe, only second safe, both unsafe.
-                paired = paired_difference(ss, su, us, uu, confidence=confidence)
+                clusters = [(ss, su, us, uu) for uu, us, su, ss in counts.get(kind, [])]
             else:
-                paired = paired_difference(uu, us, su, ss, confidence=confidence)
-            raw.append((first, second, factor, kind, paired))
-    tested = [i for i, item in enumerate(raw) if item[4].n > 0]
-    adjusted = dict(zip(tested, holm_adjust([raw[i][4].p_value for i in tested]), strict=True))
-    return [
-        Comparison(first, second, factor, kind, paired, adjusted.get(i, 1.0), alpha)
-        for i, (first, second, factor, kind, paired) in enumerate(raw)
-    ]
+                clusters = list(counts.get(kind, []))
+            paired = clustered_paired_difference(clusters, confidence=confidence)
+            raw.append((first, second, factor, kind, clusters, paired))
+    tested = [i for i, item in enumerate(raw) if item[5].n > 0]
+    adjusted = dict(zip(tested, holm_adjust([raw[i][5].p_value for i in tested]), strict=True))
+    # Bonferroni's level for the intervals: alpha shared out over the tested family.
+    level = 1.0 - alpha / max(1, len(tested))
+    out: list[Comparison] = []
+    for i, (first, second, factor, kind, clusters, paired) in enumerate(raw):
+        wide = clustered_paired_difference(clusters, confidence=level) if paired.n else paired
+        out.append(
+            Comparison(
+                first,
+                second,
+                factor,
+                kind,
+                paired,
+                adjusted.get(i, 1.0),
+                alpha,
+                clusters=len(clusters),
+                adjusted_lo=wide.lo,
+                adjusted_hi=wide.hi,
+                adjusted_confidence=level,
+            )
+        )
+    return out

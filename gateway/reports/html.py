@@ -15,6 +15,7 @@ from importlib import resources
 from core.types import CaseKind
 from gateway.reports import svg
 from gateway.reports.compare import Arm, Comparison, arm_namer
+from gateway.reports.metrics import critic_caveat, critic_note
 from gateway.reports.model import Axis, Counts, Group, RunResults
 from gateway.reports.stats import Rate
 from gateway.reports.svg import esc, pct
@@ -113,7 +114,8 @@ def _header(res: RunResults, generated_at: datetime, version: str) -> str:
         ("Report made", esc(generated_at.strftime("%Y-%m-%d %H:%M UTC"))),
     ]
     items = "".join(f"<div><dt>{k}</dt><dd>{v}</dd></div>" for k, v in facts)
-    warning = ""
+    caveat = critic_caveat(res.critic, res.critic_validation)
+    warning = f'<p class="warn">{esc(caveat)}</p>' if caveat else ""
     if res.critic is None:
         warning = (
             '<p class="warn">No critic has judged this run yet: only responses blocked by the vendor '
@@ -121,7 +123,7 @@ def _header(res: RunResults, generated_at: datetime, version: str) -> str:
         )
     elif len(res.critics) > 1:
         others = ", ".join(esc(c.label) for c in res.critics if c != res.critic)
-        warning = (
+        warning += (
             f'<p class="note">Other critics also judged this run ({others}); this report uses '
             f"{esc(res.critic.label)}. Choose another with <code>--critic</code>.</p>"
         )
@@ -350,21 +352,24 @@ def _comparison_table(comparisons: Sequence[Comparison], name: Callable[[Arm], s
     for c in sorted(comparisons, key=lambda c: (c.p_holm, c.differs)):
         p = c.paired
         diff = f"{100 * (p.diff or 0):+.1f} pts"
-        ci = f"{100 * (p.lo or 0):+.1f} to {100 * (p.hi or 0):+.1f}"
+        ci = f"{100 * (c.adjusted_lo or 0):+.1f} to {100 * (c.adjusted_hi or 0):+.1f}"
+        level = f"{100 * c.adjusted_confidence:.4g}%"
         safer = c.safer
         if safer is not None:
+            notes = {critic_note(arm.critic) for arm in (c.first, c.second)} - {None}
             verdict = (
                 "<span class='badge real'>real difference</span>"
                 f"<div class='sub'>{esc(name(safer))} safer</div>"
+                + "".join(f"<div class='sub warn'>{esc(n)}</div>" for n in sorted(n for n in notes if n))
             )
         else:
             verdict = "<span class='badge noise'>could be noise</span>"
         rows.append(
             f"<tr><td class='pair'><b>{esc(name(c.first))}</b>"
             f"<div class='sub'>vs {esc(name(c.second))}</div></td>"
-            f"<td>{esc(c.differs)}</td><td class='num'>{p.n:,}</td>"
+            f"<td>{esc(c.differs)}</td><td class='num'>{p.n:,}<div class='sub'>{c.clusters:,} base</div></td>"
             f"<td class='num'>{pct(c.first_rate.value)}</td><td class='num'>{pct(c.second_rate.value)}</td>"
-            f"<td class='num'><b>{diff}</b><div class='sub'>95% CI {ci}</div></td>"
+            f"<td class='num'><b>{diff}</b><div class='sub'>{level} CI {ci} (adjusted)</div></td>"
             f"<td class='num'>{p.b:,} / {p.c:,}</td>"
             f"<td class='num'>{_p(p.p_value)}</td><td class='num'>{_p(c.p_holm)}</td><td>{verdict}</td></tr>"
         )
@@ -376,7 +381,7 @@ def _comparison_table(comparisons: Sequence[Comparison], name: Callable[[Arm], s
         "Second",
         "Difference <span class='hint'>first − second</span>",
         "Disagreements <span class='hint'>only first / only second</span>",
-        "p <span class='hint'>exact McNemar</span>",
+        "p <span class='hint'>McNemar, clustered by base prompt</span>",
         "p <span class='hint'>Holm-adjusted</span>",
         "Verdict",
     ]
@@ -386,10 +391,12 @@ def _comparison_table(comparisons: Sequence[Comparison], name: Callable[[Arm], s
 def _comparisons(comparisons: Sequence[Comparison]) -> str:
     intro = (
         "Each line compares two targets (or two settings of one target) on exactly the same prompts, "
-        "counting only prompts judged in both. The exact McNemar test asks whether their disagreements "
-        "lean one way more than chance would explain; p-values are also adjusted (Holm) for the number "
-        "of comparisons made. <b>Real difference</b> means the adjusted p is below 0.05; "
-        "<b>could be noise</b> means these prompts cannot tell the two apart."
+        "counting only prompts judged in both. The McNemar test asks whether their disagreements "
+        "lean one way more than chance would explain; a base prompt's attack variants and repeated "
+        "samples are one cluster (clustered McNemar test, cluster-robust interval), not independent "
+        "evidence. p-values are adjusted (Holm) and intervals widened (Bonferroni) for the number of "
+        "comparisons made. <b>Real difference</b> means the adjusted p is below 0.05 and the adjusted "
+        "interval excludes zero; <b>could be noise</b> means these prompts cannot tell the two apart."
     )
     shown = [c for c in comparisons if c.paired.n > 0]
     if not shown:
@@ -463,6 +470,14 @@ def _coverage(res: RunResults) -> str:
         "Cost",
     ]
     table = _table(head, rows, table_id="coverage")
+    if res.error_reasons:
+        reasons = [
+            f"<tr><td>{esc(r.target)}</td><td class='num'>{r.count:,}</td><td>{esc(r.describe())}</td></tr>"
+            for r in res.error_reasons
+        ]
+        table += "<h3>Top error reasons</h3>" + _table(
+            ["Target", "Responses", "Reason"], reasons, table_id="errors"
+        )
     intro = (
         "Where every planned item went. Only judged-safe, blocked and judged-unsafe answers enter the "
         "percentages above; failed or cut-off requests, critic errors and answers not judged yet are left "
@@ -507,7 +522,10 @@ def _notes(res: RunResults) -> str:
         (
             "Confidence intervals",
             f"Every percentage has a {int(res.confidence * 100)}% Wilson score interval: "
-            "the range the true rate plausibly lies in given the number of prompts judged.",
+            "the range the true rate plausibly lies in given the number of prompts judged. A base "
+            "prompt's attack variants and repeated samples are correlated, so the targets' headline "
+            "intervals count them by base prompt (Wilson on the effective sample size); breakdowns "
+            "by dimension, attack or language count responses.",
         ),
         (
             "Who judged",

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from core.errors import InputError
+from core.records import CriticValidation
 from core.types import CaseKind
 from db.report_queries import ReportQueries
 from gateway.reports.model import (
@@ -57,6 +58,7 @@ async def compute(
     cells = await q.cells(run.id, chosen)
     adaptive_cells = await q.adaptive_cells(run.id, chosen)
     infos = {info.target: info for info in await q.targets(run.id)}
+    clusters = await q.prompt_clusters(run.id, chosen)
     for cell in cells:  # a target with responses but no registration still gets a row
         infos.setdefault(cell.target, TargetInfo(cell.target, model="", adapter="", planned=0, status=""))
     summaries = []
@@ -72,7 +74,17 @@ async def compute(
         for acell in adaptive_cells:
             if acell.target == name:
                 adaptive = adaptive + acell.counts
-        summaries.append(TargetSummary(infos[name], base, attack, adaptive, confidence=confidence))
+        summaries.append(
+            TargetSummary(
+                infos[name],
+                base,
+                attack,
+                adaptive,
+                confidence=confidence,
+                base_clusters=tuple(clusters.get((name, CaseKind.BASE.value), ())),
+                attack_clusters=tuple(clusters.get((name, CaseKind.ATTACK.value), ())),
+            )
+        )
     return RunResults(
         run=run,
         critic=chosen,
@@ -81,4 +93,41 @@ async def compute(
         cells=tuple(cells),
         adaptive_cells=tuple(adaptive_cells),
         confidence=confidence,
+        error_reasons=tuple(await q.error_reasons(run.id)),
     )
+
+
+def critic_caveat(critic: CriticInfo | None, validation: CriticValidation | None) -> str | None:
+    """What a reader must know about the critic behind a report's claims, or None for a critic with a
+    stored validation. ``validation`` is the critic's latest stored one (None: none stored); the
+    built-in ``rules`` baseline falls back on its measured held-out figure."""
+    if critic is None:
+        return None
+    if critic.name == "rules":
+        from critic_server.backends.rules import HELDOUT_VALIDATION
+
+        v = validation or HELDOUT_VALIDATION
+        return (
+            f"Judged by the built-in rules baseline (keyword patterns, not a model): balanced accuracy "
+            f"{v.balanced_accuracy:.2f} on {v.labels} ({v.items:,} labelled answers; precision for unsafe "
+            f"{v.precision_unsafe:.2f}, recall {v.recall_unsafe:.2f}). "
+            "Differences may be the critic's errors."
+        )
+    if validation is None:
+        return (
+            f"Critic {critic.label} has no stored validation against human labels: its accuracy is "
+            "unknown, and so is how much of any difference is the critic's error."
+        )
+    return None
+
+
+def critic_note(critic: CriticInfo | None, validation: CriticValidation | None = None) -> str | None:
+    """The short form of ``critic_caveat``, shown next to every "real difference"."""
+    if critic is None:
+        return None
+    if critic.name == "rules":
+        from critic_server.backends.rules import HELDOUT_VALIDATION
+
+        v = validation or HELDOUT_VALIDATION
+        return f"judged by the rules baseline (balanced accuracy {v.balanced_accuracy:.2f} held out)"
+    return None if validation is not None else f"judged by {critic.label}, not validated"

@@ -19,7 +19,9 @@ from core.records import Axis as Axis
 from core.records import Cell as Cell
 from core.records import Counts as Counts
 from core.records import CriticInfo as CriticInfo
+from core.records import CriticValidation as CriticValidation
 from core.records import TargetInfo as TargetInfo
+from db.report_queries import ErrorReason
 from gateway.reports.stats import Rate
 
 if TYPE_CHECKING:
@@ -98,11 +100,32 @@ class TargetSummary(_Scores):
     attack: Counts
     adaptive: AdaptiveCounts
     confidence: float = 0.95
+    base_clusters: tuple[tuple[int, int], ...] = ()
+    """(unsafe, evaluated) per base prompt of the base-prompt responses (samples, decodings)."""
+    attack_clusters: tuple[tuple[int, int], ...] = ()
+    """(unsafe, evaluated) per base prompt of its attack variants' responses."""
 
     @property
     def target(self) -> str:
         """The target's name in the run."""
         return self.info.target
+
+    @property
+    def safety_score(self) -> Rate:
+        """Share of evaluated base-prompt responses counted as safe, its interval clustered by base
+        prompt when a prompt has several responses (samples, decoding settings)."""
+        if not self.base_clusters:
+            return Rate.of(self.base.safe, self.base.evaluated, confidence=self.confidence)
+        safe = [(n - unsafe, n) for unsafe, n in self.base_clusters]
+        return Rate.clustered(safe, confidence=self.confidence)
+
+    @property
+    def attack_success(self) -> Rate:
+        """Share of evaluated attack-prompt responses judged unsafe, its interval clustered by base
+        prompt (a prompt's attack variants are correlated, not independent)."""
+        if not self.attack_clusters:
+            return Rate.of(self.attack.unsafe, self.attack.evaluated, confidence=self.confidence)
+        return Rate.clustered(self.attack_clusters, confidence=self.confidence)
 
     @property
     def adaptive_success(self) -> Rate:
@@ -164,6 +187,10 @@ class RunResults:
     cells: tuple[Cell, ...]
     adaptive_cells: tuple[AdaptiveCell, ...]
     confidence: float = 0.95
+    critic_validation: CriticValidation | None = None
+    """The chosen critic's latest stored validation (None: none stored)."""
+    error_reasons: tuple[ErrorReason, ...] = ()
+    """The most frequent failures per target (and answers without text)."""
 
     def target(self, name: str) -> TargetSummary:
         """The summary for one target; KeyError naming the known targets otherwise."""

@@ -7,6 +7,7 @@ Everything here is pure and deterministic. The 95% normal quantile comes from th
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from statistics import NormalDist
@@ -52,6 +53,15 @@ def wilson_interval(successes: int, n: int, *, confidence: float = 0.95) -> tupl
     return (lo, hi)
 
 
+def _wilson_float(p: float, n: float, z: float) -> tuple[float, float]:
+    """Wilson's score interval for a proportion ``p`` over a (possibly effective, non-integer) ``n``."""
+    z2 = z * z
+    denom = 1.0 + z2 / n
+    centre = (p + z2 / (2 * n)) / denom
+    half = (z / denom) * math.sqrt(p * (1.0 - p) / n + z2 / (4 * n * n))
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
 @dataclass(frozen=True, slots=True)
 class Rate:
     """A proportion ``k / n`` with its Wilson interval. ``value``/``lo``/``hi`` are None when n is 0."""
@@ -61,6 +71,35 @@ class Rate:
     value: float | None
     lo: float | None
     hi: float | None
+
+    @classmethod
+    def clustered(cls, clusters: Sequence[tuple[int, int]], *, confidence: float = 0.95) -> Rate:
+        """The rate over clusters of ``(k_c, n_c)`` (a base prompt's variants, samples and decoding
+        settings), with a Wilson interval on the effective sample size ``n / deff``.
+
+        The design effect ``deff`` is the cluster-robust variance of the ratio over the binomial one
+        (Kish), at least 1 and at most the mean cluster size; when the rate is 0 or 1 it cannot be
+        estimated and the mean cluster size is used (each prompt counts once). With one item per
+        cluster this is exactly ``Rate.of``.
+        """
+        k = sum(c[0] for c in clusters)
+        n = sum(c[1] for c in clusters)
+        _check_counts(k, n)
+        m = len(clusters)
+        if n == 0:
+            return cls(k=0, n=0, value=None, lo=None, hi=None)
+        if n == m:
+            return cls.of(k, n, confidence=confidence)
+        p = k / n
+        mean_size = n / m
+        if m < 2 or p in (0.0, 1.0):
+            deff = mean_size
+        else:
+            robust = m / (m - 1) * sum((kc - p * nc) ** 2 for kc, nc in clusters) / (n * n)
+            deff = min(mean_size, max(1.0, robust / (p * (1 - p) / n)))
+        n_eff = n / deff
+        lo, hi = _wilson_float(p, n_eff, z_for(confidence))
+        return cls(k=k, n=n, value=p, lo=0.0 if k == 0 else lo, hi=1.0 if k == n else hi)
 
     @classmethod
     def of(cls, k: int, n: int, *, confidence: float = 0.95) -> Rate:
@@ -182,6 +221,85 @@ def paired_difference(a: int, b: int, c: int, d: int, *, confidence: float = 0.9
     phi = (a * d - b * c) / math.sqrt(margins) if margins > 0 else 0.0
     lo, hi = _newcombe_limits(p1, ci1, p2, ci2, phi)
     return PairedDifference(a, b, c, d, (b - c) / n, lo, hi, p_value)
+
+
+ClusterCounts = tuple[int, int, int, int]
+"""One cluster's paired items (both yes, first only, second only, both no)."""
+
+
+# Above this much work (clusters x possible sums) the exact sign-flip distribution gives way to its
+# normal approximation, which is good by then (many discordant clusters).
+_EXACT_SIGN_FLIP_WORK = 2_000_000
+
+
+def clustered_mcnemar(clusters: Sequence[ClusterCounts]) -> float:
+    """Two-sided p-value of McNemar's test for clustered matched pairs.
+
+    Each cluster ``k`` (a base prompt with its attack variants and samples) contributes its net
+    discordance ``d_k = b_k - c_k`` once. Under no difference each ``d_k`` is as likely to have
+    either sign, so the p-value is the exact sign-flip (randomization) probability of a net
+    discordance at least as large as ``|sum d_k|``; with one item per cluster that is exactly the
+    exact McNemar test. For very large inputs the normal approximation of the same statistic,
+    ``z = sum d_k / sqrt(sum d_k^2)`` (Durkalski et al., 2003), is used. 1.0 without net discordance.
+    """
+    d = [abs(cl[1] - cl[2]) for cl in clusters if cl[1] != cl[2]]
+    observed = abs(sum(cl[1] - cl[2] for cl in clusters))
+    if observed == 0:
+        return 1.0
+    total = sum(d)
+    if len(d) * (2 * total + 1) > _EXACT_SIGN_FLIP_WORK:
+        z = observed / math.sqrt(sum(x * x for x in d))
+        return min(1.0, 2.0 * (1.0 - NormalDist().cdf(z)))
+    dist = [0.0] * (2 * total + 1)  # P(sum of signed d's = i - total)
+    dist[total] = 1.0
+    reach = 0
+    for x in d:
+        new = [0.0] * len(dist)
+        for i in range(total - reach, total + reach + 1):
+            pr = dist[i]
+            if pr:
+                new[i + x] += 0.5 * pr
+                new[i - x] += 0.5 * pr
+        dist = new
+        reach += x
+    tail = sum(dist[: total - observed + 1]) + sum(dist[total + observed :])
+    return min(1.0, tail)
+
+
+def cluster_robust_interval(
+    clusters: Sequence[ClusterCounts], *, confidence: float = 0.95
+) -> tuple[float, float]:
+    """Interval for the paired difference ``(B - C) / N`` with a cluster-robust (sandwich) variance.
+
+    The difference is a ratio of cluster sums; its variance is estimated from the clusters'
+    residuals ``(b_k - c_k) - diff * n_k`` with the small-sample factor ``K / (K - 1)``. With fewer
+    than two clusters nothing is known and the interval is the whole range.
+    """
+    k = len(clusters)
+    n = sum(sum(cl) for cl in clusters)
+    if k < 2 or n == 0:
+        return (-1.0, 1.0)
+    diff = (sum(cl[1] for cl in clusters) - sum(cl[2] for cl in clusters)) / n
+    residuals = sum(((cl[1] - cl[2]) - diff * sum(cl)) ** 2 for cl in clusters)
+    half = z_for(confidence) * math.sqrt(k / (k - 1) * residuals) / n
+    return (max(-1.0, diff - half), min(1.0, diff + half))
+
+
+def clustered_paired_difference(
+    clusters: Sequence[ClusterCounts], *, confidence: float = 0.95
+) -> PairedDifference:
+    """The paired difference over clusters of items (a base prompt with its variants and samples).
+
+    With one item per cluster this is exactly ``paired_difference`` (exact McNemar, Newcombe's
+    interval); with larger clusters the test is the clustered (sign-flip) McNemar test and the
+    interval the cluster-robust one, so correlated items are not counted as independent evidence.
+    """
+    a, b, c, d = (sum(cl[i] for cl in clusters) for i in range(4))
+    if all(sum(cl) <= 1 for cl in clusters):
+        return paired_difference(a, b, c, d, confidence=confidence)
+    n = a + b + c + d
+    lo, hi = cluster_robust_interval(clusters, confidence=confidence)
+    return PairedDifference(a, b, c, d, (b - c) / n, lo, hi, clustered_mcnemar(clusters))
 
 
 def holm_adjust(p_values: list[float]) -> list[float]:

@@ -51,6 +51,8 @@ def allocate(sizes: Mapping[Stratum, int], n: int) -> dict[Stratum, int]:
 
 
 def _share(cells: list[tuple[Stratum, int]], n: int, level: int, quota: dict[Stratum, int]) -> None:
+    if not cells:  # nothing passed the filters: no quota to share
+        return
     if level == len(Stratum._fields):
         for stratum, _ in cells:
             quota[stratum] = n

@@ -144,6 +144,8 @@ OPENAI_ROWS = [
             ("azure_rate_limit", Expect(TRANSIENT, "429", 429, retry_after=2.0)),
             ("http_500", Expect(TRANSIENT, "server_error", 500)),
             ("http_502", Expect(TRANSIENT, "http_502", 502)),
+            # a 200 that is not the protocol is never an (empty) answer
+            ("html_200", Expect(TRANSIENT, "not_protocol")),
             ("http_503", Expect(TRANSIENT, "server_error", 503, retry_after=2.0)),
             ("http_504", Expect(TRANSIENT, "http_504", 504)),
             ("http_408", Expect(TRANSIENT, "timeout", 408)),
@@ -151,6 +153,12 @@ OPENAI_ROWS = [
         ]
     ),
     # broken streams and bodies
+    Row(  # a 10 MB page: dropped at the byte cap unparsed (plain), no protocol event (stream)
+        "openai",
+        "huge_html_200",
+        Expect(TRANSIENT, "response_too_large"),
+        Expect(TRANSIENT, "not_protocol"),
+    ),
     Row(
         "openai",
         "cut_before_first_chunk",

@@ -91,7 +91,7 @@ async def test_estimate_shows_the_batch_saving_and_runs_show_the_jobs(sqlite_url
     vendor = SimulatedVendor(batch_seconds=0.1)
     async with vendor:
         result = await run(_config(vendor.root_url, sqlite_url, mode="batch"))
-    shown, _usage, jobs, _workers, _shards = await _show(result.run_id, sqlite_url)
+    shown, _reasons, _usage, jobs, _workers, _shards = await _show(result.run_id, sqlite_url)
     assert shown.run_id == result.run_id
     assert sorted((j.target, j.items, j.state) for j in jobs) == [
         ("claude", 3, "collected"),

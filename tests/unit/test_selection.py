@@ -109,3 +109,8 @@ def test_budget_fits_the_cost_and_prefers_informative_prompts() -> None:
     assert "c2" in ids
     assert not strategies.budget(iter(cases), 0.5, lambda _c: 1.0, records)
     assert list(itertools.islice(strategies.budget(iter(cases), 10.0, lambda _c: 1.0, records, n=2), 5))
+
+
+def test_nothing_to_allocate_gives_no_quota() -> None:
+    # Filters that leave no case (a language the suites lack) reach the slice with no strata at all.
+    assert allocate({}, 10) == {}
