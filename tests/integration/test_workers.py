@@ -205,7 +205,8 @@ async def test_sqlite_refuses_a_second_live_worker(tmp_path: Path) -> None:
             while await asyncio.to_thread(stored) < 5:  # noqa: ASYNC110 (another process)
                 await asyncio.sleep(0.05)
         second = await asyncio.to_thread(seval, "run", str(config), timeout=60)
-        assert first.returncode is None  # refused while the first was still sending
+        first_running = first.returncode is None
+        assert first_running  # refused while the first was still sending
         assert second.returncode != 0
         assert f"pid {first.pid} on " in second.stderr
         assert "SQLite cannot share a run" in second.stderr
