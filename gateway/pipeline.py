@@ -59,6 +59,9 @@ from gateway.shards import (
 CASE_QUEUE_BATCHES = 4
 """Case batches a target may have waiting: how far a fast target runs ahead of a slow one."""
 
+CLAIM_POLL_S = 0.02
+"""How often a worker looks whether its targets have taken the last shard it claimed."""
+
 
 @dataclass(frozen=True, slots=True)
 class Wiring:
@@ -321,6 +324,12 @@ async def _dispatch(
                 skipped.clear()
             if halted():
                 break
+            # Claim the next shard only once every target has taken the last one: a worker holds
+            # no more shards than it is working on plus one, so workers of a sweep finish together
+            # instead of one of them sitting on a backlog of claimed shards at the end.
+            # (The queues offer no "taken" event to wait on; this polls once per shard at most.)
+            while any(q.qsize() for q in queues) and not halted():  # noqa: ASYNC110
+                await asyncio.sleep(CLAIM_POLL_S)
             if await wanted(shard):
                 await send(shard, chunk)
                 sent += 1
