@@ -59,6 +59,9 @@ from gateway.shards import (
 CASE_QUEUE_BATCHES = 4
 """Case batches a target may have waiting: how far a fast target runs ahead of a slow one."""
 
+WAIT_POLL_S = 1.0
+"""How often a worker whose stream is done looks whether the other workers have finished."""
+
 CLAIM_POLL_S = 0.02
 """How often a worker looks whether its targets have taken the last shard it claimed."""
 
@@ -374,7 +377,9 @@ async def _dispatch(
                     result = total
                     return
                 if not sent:
-                    await asyncio.sleep(membership.options.beat_s)
+                    # Soon after the others finish, this worker returns too; a dead worker's shards are
+                    # taken over once its lease runs out.
+                    await asyncio.sleep(min(membership.options.beat_s, WAIT_POLL_S))
         finally:
             for q in queues:
                 await q.put(None)
