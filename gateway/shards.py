@@ -287,10 +287,29 @@ class Membership:
         await self.coord.leave(self.run_id, self.worker_id)
 
     async def _beat(self) -> None:
+        # Renewing the leases never waits behind recording finished shards (a writer flush can be
+        # slow when the store is): a live worker must not look dead to the others.
+        recorder = asyncio.create_task(self._record_loop(), name="seval-shard-recorder")
+        try:
+            while True:
+                await asyncio.sleep(self.options.beat_s)
+                try:
+                    await self.coord.heartbeat(self.run_id, self.worker_id, lease_s=self.options.lease_s)
+                except Exception as exc:  # a missed beat is survivable; the lease outlives several
+                    log.warning(
+                        "heartbeat failed", extra={"run_id": self.run_id, "error": type(exc).__name__}
+                    )
+        finally:
+            recorder.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await recorder
+
+    async def _record_loop(self) -> None:
         while True:
             await asyncio.sleep(self.options.beat_s)
             try:
                 await self.record()
-                await self.coord.heartbeat(self.run_id, self.worker_id, lease_s=self.options.lease_s)
-            except Exception as exc:  # a missed beat is survivable; the lease outlives several
-                log.warning("heartbeat failed", extra={"run_id": self.run_id, "error": type(exc).__name__})
+            except Exception as exc:  # retried at the next beat and at leave()
+                log.warning(
+                    "recording shards failed", extra={"run_id": self.run_id, "error": type(exc).__name__}
+                )
