@@ -147,7 +147,10 @@ async def test_a_killed_workers_shards_are_taken_over(postgres_url: str, tmp_pat
     vendor = SimulatedVendor(latency_ms=60)
     async with vendor as url:
         config = write_config(tmp_path, db_url=postgres_url, base_url=url, items=items, in_flight=in_flight)
-        procs = await start_workers(3, config, "--journal-dir", str(tmp_path / "journal"), "--lease-s", "2")
+        # A lease long enough that no live worker misses it on a loaded CI machine (a worker whose
+        # renewals stall for a whole lease is taken for dead and its shard sent twice), short enough to
+        # take the killed worker's shards over within seconds.
+        procs = await start_workers(3, config, "--journal-dir", str(tmp_path / "journal"), "--lease-s", "8")
         by_pid = {p.pid: p for p in procs}
         # A worker holding a shard, once answers are being stored.
         holder_sql = (
