@@ -203,8 +203,9 @@ class Coordination:
             .values(lease_until=0.0)
         )
 
-    async def heartbeat(self, run_id: str, worker_id: str, *, lease_s: float) -> None:
-        """Say this worker is alive and extend the leases of the shards it holds."""
+    async def heartbeat(self, run_id: str, worker_id: str, *, lease_s: float) -> set[int]:
+        """Say this worker is alive and extend the leases of the shards it holds; returns those
+        shards, so a worker whose lease ran out while it was stalled learns which ones it lost."""
         now = time.time()
         async with self._write.begin() as conn:
             await conn.execute(
@@ -212,11 +213,9 @@ class Coordination:
                 .where(_WORKERS.c.run_id == run_id, _WORKERS.c.worker_id == worker_id)
                 .values(heartbeat_at=now)
             )
-            await conn.execute(
-                update(_SHARDS)
-                .where(_SHARDS.c.run_id == run_id, _SHARDS.c.worker_id == worker_id, _SHARDS.c.state == HELD)
-                .values(lease_until=now + lease_s)
-            )
+            held = _SHARDS.c.run_id == run_id, _SHARDS.c.worker_id == worker_id, _SHARDS.c.state == HELD
+            await conn.execute(update(_SHARDS).where(*held).values(lease_until=now + lease_s))
+            return {int(s) for s in (await conn.execute(select(_SHARDS.c.shard).where(*held))).scalars()}
 
     async def leave(self, run_id: str, worker_id: str) -> None:
         """This worker is finished: its unfinished shards become free for others at once."""

@@ -280,7 +280,7 @@ class AdaptiveRunner(TargetRunner):
         tracker, system = self._tracker, self._request.system
         while (batch := await cases.get()) is not None:
             shard = batch.shard
-            if self.halted:
+            if self.halted or tracker.is_lost(shard):
                 tracker.fed(shard, complete=False)
                 continue
             done = batch.done.get(self.name, self._no_keys)
@@ -320,7 +320,8 @@ class AdaptiveRunner(TargetRunner):
             if item.key in job.known:  # stored by an earlier session: its verdict decides
                 chain.observe(step_of_flag(job.known[item.key]))
                 continue
-            if self.halted:
+            await self._tracker.lease_live()
+            if self.halted or self._tracker.is_lost(job.shard):
                 return False
             key = cache_key(self.target, item.decoding, system, item.case.text, item.sample_index)
             p = Planned(item, key, job.shard)

@@ -166,7 +166,7 @@ class TargetRunner:
         target, system, tracker = self.target, self._request.system, self._tracker
         while (batch := await cases.get()) is not None:
             shard = batch.shard
-            if self.halted:
+            if self.halted or tracker.is_lost(shard):
                 tracker.fed(shard, complete=False)  # keep draining so the producer never blocks
                 continue
             done = batch.done.get(self.name, self._no_keys)
@@ -200,7 +200,9 @@ class TargetRunner:
         while (p := await items.get()) is not None:
             stored = False
             try:
-                if not self.halted:
+                await tracker.lease_live()
+                # A shard taken over by another worker (this one stalled past its lease) is theirs now.
+                if not self.halted and not tracker.is_lost(p.shard):
                     stored = await self._process(p)
             finally:
                 tracker.done(p.shard, stored=stored)

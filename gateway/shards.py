@@ -19,7 +19,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import os
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -104,18 +106,57 @@ class _Open:
 
 @dataclass(slots=True)
 class ShardTracker:
-    """Items of each open shard still in the pipeline, across every target of this worker."""
+    """Items of each open shard still in the pipeline, across every target of this worker, and
+    whether this worker's leases on them are known to be live."""
 
     targets: int
+    _lease_until: float = math.inf  # monotonic; no lease to watch until a Membership renews one
+    _lease_s: float = math.inf
+    _renewed: asyncio.Event = field(default_factory=asyncio.Event)
     _open: dict[int, _Open] = field(default_factory=dict)
     _finished: list[int] = field(default_factory=list)
     _unfinished: list[int] = field(default_factory=list)
+    _lost: set[int] = field(default_factory=set)
     cases: dict[int, list[str]] = field(default_factory=dict)
 
     def open(self, shard: int, case_ids: list[str]) -> None:
         """``shard`` was claimed and its cases (``case_ids``) go to every target now."""
         self._open[shard] = _Open(feeding=self.targets)
+        self._lost.discard(shard)
         self.cases[shard] = case_ids
+
+    def open_shards(self) -> set[int]:
+        """Shards still in the pipeline (claimed by this worker, not yet settled)."""
+        return set(self._open)
+
+    def lose(self, shards: set[int]) -> set[int]:
+        """Another worker took over ``shards`` (this worker's lease ran out while it was stalled):
+        their items still queued here are dropped unsent. Returns those newly lost."""
+        lost = shards & self._open.keys() - self._lost
+        self._lost |= lost
+        return lost
+
+    def renewed(self, started: float, lease_s: float) -> None:
+        """A heartbeat that began at ``started`` (monotonic) extended this worker's leases by ``lease_s``."""
+        self._lease_s = lease_s
+        self._lease_until = started + lease_s
+        self._renewed.set()
+
+    async def lease_live(self) -> None:
+        """Return at once while this worker's leases are live. Past their end (the process was stopped
+        or starved longer than a lease), wait for the next heartbeat, which says whether another worker
+        took a shard over, so no item of a lost shard goes out before ``is_lost`` knows. A renewal that
+        does not come within a lease (the store is unreachable) stops the wait: the writer then fails
+        the run, and the journal keeps whatever is answered meanwhile."""
+        if time.monotonic() < self._lease_until:
+            return
+        self._renewed.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._renewed.wait(), self._lease_s)
+
+    def is_lost(self, shard: int) -> bool:
+        """True when ``shard`` now belongs to another worker: send none of its remaining items."""
+        return shard in self._lost
 
     def add(self, shard: int, items: int) -> None:
         """A target queued ``items`` of ``shard`` for sending."""
@@ -150,6 +191,7 @@ class ShardTracker:
     def _settle(self, shard: int, state: _Open) -> None:
         if state.feeding == 0 and state.pending == 0:
             del self._open[shard]
+            self._lost.discard(shard)
             (self._finished if state.complete else self._unfinished).append(shard)
 
 
@@ -239,6 +281,7 @@ class Membership:
         """Start the heartbeat; ``flush`` makes every queued answer durable before shards are recorded."""
         self.tracker = tracker
         self._flush = flush
+        tracker.renewed(time.monotonic(), self.options.lease_s)  # join() heartbeat just now
         self._task = asyncio.create_task(self._beat(), name="seval-heartbeat")
 
     async def claim(self, shard: int) -> bool:
@@ -294,7 +337,7 @@ class Membership:
             while True:
                 await asyncio.sleep(self.options.beat_s)
                 try:
-                    await self.coord.heartbeat(self.run_id, self.worker_id, lease_s=self.options.lease_s)
+                    await self.renew()
                 except Exception as exc:  # a missed beat is survivable; the lease outlives several
                     log.warning(
                         "heartbeat failed", extra={"run_id": self.run_id, "error": type(exc).__name__}
@@ -303,6 +346,23 @@ class Membership:
             recorder.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await recorder
+
+    async def renew(self) -> None:
+        """Heartbeat: extend this worker's leases; shards found taken over are marked lost in the tracker."""
+        # Shards opened before the renewal are claimed in the store already; one of them missing from
+        # what this worker still holds was taken over while this worker was stalled past its lease.
+        started = time.monotonic()
+        opened = self.tracker.open_shards() if self.tracker is not None else set()
+        held = await self.coord.heartbeat(self.run_id, self.worker_id, lease_s=self.options.lease_s)
+        if self.tracker is None:
+            return
+        if lost := self.tracker.lose(opened - held):
+            log.warning(
+                "lease lost: another worker took over shards this worker was stalled on; their "
+                "remaining items are left to it",
+                extra={"run_id": self.run_id, "shards": len(lost)},
+            )
+        self.tracker.renewed(started, self.options.lease_s)
 
     async def _record_loop(self) -> None:
         while True:

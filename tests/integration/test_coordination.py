@@ -8,12 +8,14 @@ import json
 import os
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 from cli_helpers import PROJECT_ROOT
 
 from db.coordination import Coordination, RunBusyError, WorkerIdentity
 from db.store import Store
+from gateway.shards import Membership, ShardTracker, WorkerOptions
 
 RUN = "run-coordination"
 
@@ -74,6 +76,53 @@ async def test_heartbeat_keeps_leases_and_leave_frees_shards(db_url: str) -> Non
         assert await coord.claim(RUN, 0, "other", lease_s=30)  # freed at once, no lease to wait out
         [info] = await coord.workers(RUN)
         assert info.state == "finished"
+    finally:
+        await store.close()
+
+
+async def test_a_stalled_worker_learns_which_shards_it_lost(db_url: str, tmp_path: Path) -> None:
+    """A worker stalled past its lease (not dead) finds out at its next heartbeat that its shard was
+    taken over, and its runners drop that shard's queued items instead of sending them twice."""
+    store, coord = await _open(db_url)
+    try:
+        options = WorkerOptions(lease_s=0.2, journal_dir=tmp_path / "journal")
+        stalled = Membership(store, RUN, options, me=_me(1))
+        await stalled.join()
+        tracker = ShardTracker(targets=1)
+        for shard in (0, 1):
+            assert await stalled.claim(shard)
+            tracker.open(shard, [f"case-{shard}"])
+            tracker.add(shard, 3)
+            tracker.fed(shard)
+        stalled.tracker = tracker
+        await asyncio.sleep(0.3)  # the lease runs out while the worker does nothing
+        assert await coord.reclaim_expired(RUN, "rescuer", lease_s=30) == [0, 1]
+        assert await coord.claim(RUN, 0, "worker-1", lease_s=30) is False
+        await stalled.renew()
+        assert tracker.is_lost(0)
+        assert tracker.is_lost(1)
+        assert [(s, w) for s, w, _t in await coord.held_shards(RUN)] == [(0, "rescuer"), (1, "rescuer")]
+        # The dropped items settle the shards as unfinished; releasing them leaves the rescuer's leases.
+        for shard in (0, 1):
+            for _ in range(3):
+                tracker.done(shard, stored=False)
+        assert tracker.take() == ([], [0, 1])
+        assert not tracker.is_lost(0)
+        await coord.release(RUN, [0, 1], "worker-1")
+        assert [w for _s, w, _t in await coord.held_shards(RUN)] == ["rescuer", "rescuer"]
+    finally:
+        await store.close()
+
+
+async def test_heartbeat_returns_the_shards_still_held(db_url: str) -> None:
+    store, coord = await _open(db_url)
+    try:
+        await coord.join(RUN, _me(1), stale_after_s=30)
+        for shard in (0, 1, 2):
+            assert await coord.claim(RUN, shard, "worker-1", lease_s=30)
+        await coord.finish(RUN, [1], "worker-1", [5])
+        assert await coord.heartbeat(RUN, "worker-1", lease_s=30) == {0, 2}
+        assert await coord.heartbeat(RUN, "nobody", lease_s=30) == set()
     finally:
         await store.close()
 

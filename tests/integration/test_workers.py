@@ -186,6 +186,54 @@ async def test_a_killed_workers_shards_are_taken_over(postgres_url: str, tmp_pat
     assert sum(sent.values()) - items <= in_flight
 
 
+@pytest.mark.timeout(150)
+async def test_a_stalled_worker_leaves_the_shards_it_lost(postgres_url: str, tmp_path: Path) -> None:
+    """SIGSTOP a worker holding shards until the other takes them over, then SIGCONT it: it must find
+    out at once that they are no longer its own and not send their remaining items a second time."""
+    items, in_flight = 6 * SHARD_CASES, 4
+    vendor = SimulatedVendor(latency_ms=60)
+    async with vendor as url:
+        config = write_config(tmp_path, db_url=postgres_url, base_url=url, items=items, in_flight=in_flight)
+        procs = await start_workers(2, config, "--journal-dir", str(tmp_path / "journal"), "--lease-s", "6")
+        by_pid = {p.pid: p for p in procs}
+        holder_sql = (
+            "SELECT w.pid FROM run_shards s JOIN run_workers w USING (run_id, worker_id) "
+            "WHERE s.state = 'held' AND s.shard >= 0 ORDER BY w.pid LIMIT 1"
+        )
+        async with asyncio.timeout(60):
+            while (await pg_value(postgres_url, "SELECT count(*) FROM responses") or 0) < 150:  # noqa: ASYNC110 (another process)
+                await asyncio.sleep(0.05)
+            while (victim := await pg_value(postgres_url, holder_sql)) is None:  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+        by_pid[victim].send_signal(signal.SIGSTOP)
+        try:
+            # Resume it once the other worker has taken its shards over and finished its own, so both
+            # would be sending the same shards from then on.
+            taken = (
+                "SELECT count(*) FILTER (WHERE claims > 1) > 0 AND count(*) FILTER (WHERE state = 'done' "
+                "OR claims > 1) = 6 FROM run_shards WHERE shard >= 0"
+            )
+            async with asyncio.timeout(90):
+                while not await pg_value(postgres_url, taken):  # noqa: ASYNC110 (another process)
+                    await asyncio.sleep(0.1)
+        finally:
+            by_pid[victim].send_signal(signal.SIGCONT)
+        results = await finish(procs)
+        for code, out in results:
+            assert code == 0, out[-2000:]
+        sent = Counter(vendor.stats.prompts())
+    assert "lease lost" in dict(zip(by_pid, (out for _c, out in results), strict=True))[victim]
+    async with pg(postgres_url) as conn:
+        assert await conn.fetchval("SELECT count(DISTINCT work_key) FROM responses") == items
+        assert await conn.fetchval("SELECT count(*) FROM responses") == items
+        assert await conn.fetchval("SELECT status FROM runs") == "completed"
+    assert len(sent) == items
+    # Sent twice: calls in flight at the stop and answers still waiting for a writer flush (0.2 s, about
+    # 13 answers here), which the other worker could not see. Without the lease check the resumed
+    # worker went on sending the rest of the shard it had lost: about 180 calls twice.
+    assert sum(sent.values()) - items <= in_flight + 24
+
+
 @pytest.mark.timeout(120)
 async def test_sqlite_refuses_a_second_live_worker(tmp_path: Path) -> None:
     db = tmp_path / "seval.db"
