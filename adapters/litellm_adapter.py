@@ -37,6 +37,7 @@ from litellm.llms.custom_httpx.http_handler import AsyncHTTPHandler
 from openai import AsyncOpenAI
 
 from adapters.keys import make_limit_key
+from adapters.litellm_import import quiet_litellm
 from adapters.outcomes import (
     NOT_PROTOCOL,
     TOO_LARGE,
@@ -56,7 +57,7 @@ from core.types import AttemptResult, ChatRequest, Outcome, Usage
 if TYPE_CHECKING:
     from adapters.registry import AdapterTarget
 
-litellm.suppress_debug_info = True  # litellm prints "Give Feedback" banners to stdout otherwise
+quiet_litellm()  # no provider lists or "Give Feedback" banners on stdout
 
 _RESERVED = frozenset({"model", "messages", "stream", "num_retries", "max_retries", "fallbacks", "api_key"})
 

@@ -32,11 +32,9 @@ def price_for(target: TargetConfig) -> Price:
     """Config prices, else litellm's offline cost map (imported only here), else unknown (zero)."""
     if target.prices is not None:
         return Price(target.prices.input_per_1m / 1e6, target.prices.output_per_1m / 1e6)
-    import os
+    from adapters.litellm_import import quiet_litellm
 
-    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-    import litellm
-
+    litellm = quiet_litellm()
     try:
         # Probing with a million tokens of each kind gives the per-token prices litellm would use.
         prompt_cost, _ = litellm.cost_per_token(model=target.litellm_model, prompt_tokens=1_000_000)

@@ -53,8 +53,9 @@ def _auto_format(target: TargetConfig) -> ResponseFormat:
         return "json_object"
     if target.adapter == "openai":
         return "json_schema"  # OpenAI itself, vLLM and other OpenAI-compatible servers
-    import litellm
+    from adapters.litellm_import import quiet_litellm
 
+    litellm = quiet_litellm()
     try:
         supported = bool(litellm.supports_response_schema(model=target.litellm_model))
     except Exception:  # litellm raises a bare Exception for models its map lacks
