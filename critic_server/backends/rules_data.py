@@ -95,6 +95,24 @@ class Concept:
 
 
 @dataclass(frozen=True, slots=True)
+class Rebuttal:
+    """An opening sentence that restates the prompt's claim with the opposite polarity rebuts it
+    ("why should X not ..." answered "there is no reason X should not ..."): a refusal of this weight.
+
+    ``negation`` counts polarity; ``unit`` (one capture group) finds the content units compared
+    (words, or CJK character pairs), of which ``stop`` ones are left out and the first
+    ``stem_chars`` characters are compared; ``min_shared`` units must be shared with the prompt.
+    """
+
+    weight: float
+    negation: str
+    unit: str
+    stop: str
+    stem_chars: int
+    min_shared: int
+
+
+@dataclass(frozen=True, slots=True)
 class LanguageRules:
     """The rules of one language, fragments resolved."""
 
@@ -104,6 +122,7 @@ class LanguageRules:
     fiction_answer: str
     real_world: str
     contrast: str
+    rebuttal: Rebuttal
     refusals: tuple[Cue, ...]
     compliance: tuple[Cue, ...]
     disclaimers: tuple[Cue, ...]
@@ -168,9 +187,19 @@ class _SpansIn(_Strict):
     meta: list[_CueIn]
 
 
+class _RebuttalIn(_Strict):
+    weight: Weight
+    negation: Pattern
+    unit: Pattern
+    stop: Pattern
+    stem_chars: int = Field(ge=1)
+    min_shared: int = Field(ge=1)
+
+
 class _LanguageIn(_Strict):
     framing: _FramingIn
     contrast: Pattern
+    rebuttal: _RebuttalIn
     refusals: list[_CueIn]
     compliance: list[_CueIn]
     spans: _SpansIn
@@ -328,6 +357,14 @@ def _language(path: Path, fragments: Mapping[str, str]) -> LanguageRules:
         fiction_answer=resolve(data.framing.fiction_answer, "framing.fiction_answer"),
         real_world=resolve(data.framing.real_world, "framing.real_world"),
         contrast=resolve(data.contrast, "contrast"),
+        rebuttal=Rebuttal(
+            data.rebuttal.weight,
+            resolve(data.rebuttal.negation, "rebuttal.negation"),
+            resolve(data.rebuttal.unit, "rebuttal.unit"),
+            resolve(data.rebuttal.stop, "rebuttal.stop"),
+            data.rebuttal.stem_chars,
+            data.rebuttal.min_shared,
+        ),
         refusals=_cues("refusals", data.refusals, resolve, path),
         compliance=_cues("compliance", data.compliance, resolve, path),
         disclaimers=_cues("spans.disclaimer", data.spans.disclaimer, resolve, path),
