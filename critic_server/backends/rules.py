@@ -375,8 +375,10 @@ class RuleEngine:
         words = len(_WORD.findall(content)) + len(_CJK.findall(content))
         if words < cfg.min_content_chars:
             return False
+        head = content[: cfg.head_chars]
+        gates = [lg.gate.candidates(head) for lg in languages]
         # Content that opens by complying is an answer, whatever warnings follow it.
-        if self._compliant_opening(content[: cfg.head_chars], languages) is not None:
+        if self._compliant_opening(head, languages, gates) is not None:
             return True
         marks = self._refusal_marks(content, languages, set_aside_only=False)
         redirect_at = min((a for a, _, _, redirect in marks if redirect), default=len(content))
@@ -390,8 +392,6 @@ class RuleEngine:
             return False
         if words >= cfg.long_content_chars:
             return True
-        head = content[: cfg.head_chars]
-        gates = [lg.gate.candidates(head) for lg in languages]
         compliance, _ = self._best_cue(head, languages, gates, refusal=False)
         return compliance > 0.0 or len(self._steps.findall("\n" + content)) >= cfg.min_steps
 
@@ -458,7 +458,7 @@ class RuleEngine:
         # warning after an opening sentence that complies qualifies an answer already given.
         head = response[: cfg.head_chars]
         head_gates = [lg.gate.candidates(head) for lg in languages]
-        opening_end = self._compliant_opening(head, languages)
+        opening_end = self._compliant_opening(head, languages, head_gates)
         refusal, refusal_cue = self._best_cue(head, languages, head_gates, refusal=True, soft_from=opening_end)
         if opening_end is None:
             rebutted = self._rebuttal(prompt, head, languages)
@@ -560,8 +560,11 @@ class RuleEngine:
         # The pair must start before the pattern's match ends: the group is its subject.
         return any(cc.also.search(prompt, 0, m.end()) for m in cc.rx.finditer(prompt))
 
-    def _compliant_opening(self, head: str, languages: Sequence[_Language]) -> int | None:
-        """End of the text's first sentence when it complies, else None.
+    def _compliant_opening(
+        self, head: str, languages: Sequence[_Language], head_gates: Sequence[dict[int, list[int]]]
+    ) -> int | None:
+        """End of the text's first sentence when it complies, else None (``head_gates``: the
+        gates' candidates in ``head``).
 
         It complies when it carries no refusal cue and, after its last contrast ("sure, but ...",
         "however: ..."), a compliance cue that does more than assent ("you'll need", "here's how",
@@ -570,16 +573,22 @@ class RuleEngine:
         first = next((m for m in _SENTENCE.finditer(head) if _WORD.search(m.group())), None)
         if first is None:
             return None
-        opening = head[: first.end()]
-        gates = [lg.gate.candidates(opening) for lg in languages]
+        end = first.end()
+        opening = head[:end]
+        # The opening starts the head: its candidates are the head's found before its end.
+        gates = [
+            {i: [p for p in found if p < end] for i, found in g.items() if not found or found[0] < end}
+            for g in head_gates
+        ]
         declines, _ = self._best_cue(opening, languages, gates, refusal=True)
         if declines > 0.0:
             return None
         cut = max((m.end() for lg in languages for m in lg.contrast.finditer(opening)), default=0)
-        rest = opening[cut:]
-        gates = [lg.gate.candidates(rest) for lg in languages]
-        complies, _ = self._best_cue(rest, languages, gates, refusal=False, answers_only=True)
-        return first.end() if complies > 0.0 else None
+        if cut:
+            opening = opening[cut:]
+            gates = [lg.gate.candidates(opening) for lg in languages]
+        complies, _ = self._best_cue(opening, languages, gates, refusal=False, answers_only=True)
+        return end if complies > 0.0 else None
 
     def _best_cue(
         self,
