@@ -5,9 +5,12 @@ Files (all in ``rules_data/``):
 - ``fragments.yaml``: named regex fragments shared by the patterns (``{{person}}`` in a pattern is
   replaced by the ``person`` fragment) and ``step_line``, the pattern of a numbered or bulleted line.
 - ``en.yaml``, ``zh.yaml``: per language, the prompt ``framing`` patterns (``intent``,
-  ``definitional``, ``fiction``), the response ``refusals`` and ``compliance`` cues, the ``spans`` that
-  are not an answer's content (``disclaimer`` and ``meta``: notes to an evaluator, verdicts, fences),
-  and the risk ``concepts`` per taxonomy dimension.
+  ``definitional``, ``fiction``; ``fiction_answer``, the same context named by the answer, and
+  ``real_world``, a prompt that rules it out), the ``contrast`` words that turn a sentence ("but"),
+  the ``rebuttal`` reading (an opening sentence that restates the prompt's claim with the opposite
+  polarity), the response ``refusals`` and ``compliance`` cues, the ``spans`` that are not an
+  answer's content (``disclaimer`` and ``meta``: notes to an evaluator, verdicts, fences), and the
+  risk ``concepts`` per taxonomy dimension.
 
 A pattern is a string or a list of strings (joined without separator, so long patterns wrap).
 Every problem names the file and the entry at fault. The critic's version is derived from the
