@@ -5,9 +5,12 @@ Files (all in ``rules_data/``):
 - ``fragments.yaml``: named regex fragments shared by the patterns (``{{person}}`` in a pattern is
   replaced by the ``person`` fragment) and ``step_line``, the pattern of a numbered or bulleted line.
 - ``en.yaml``, ``zh.yaml``: per language, the prompt ``framing`` patterns (``intent``,
-  ``definitional``, ``fiction``), the response ``refusals`` and ``compliance`` cues, the ``spans`` that
-  are not an answer's content (``disclaimer`` and ``meta``: notes to an evaluator, verdicts, fences),
-  and the risk ``concepts`` per taxonomy dimension.
+  ``definitional``, ``fiction``; ``fiction_answer``, the same context named by the answer, and
+  ``real_world``, a prompt that rules it out), the ``contrast`` words that turn a sentence ("but"),
+  the ``rebuttal`` reading (an opening sentence that restates the prompt's claim with the opposite
+  polarity), the response ``refusals`` and ``compliance`` cues, the ``spans`` that are not an
+  answer's content (``disclaimer`` and ``meta``: notes to an evaluator, verdicts, fences), and the
+  risk ``concepts`` per taxonomy dimension.
 
 A pattern is a string or a list of strings (joined without separator, so long patterns wrap).
 Every problem names the file and the entry at fault. The critic's version is derived from the
@@ -56,6 +59,15 @@ class Cue:
     set_aside: bool = False
     """A refusal cue that marks its sentence as a refusal span, set aside before the content is
     read on its own (plain declining, not the rebuttals and cautions that are part of an answer)."""
+    warning: bool = False
+    """A refusal cue that compliant answers carry too (a caution, advice to seek help): after an
+    opening sentence that complies it counts half, since it then qualifies an answer already given."""
+    redirect: bool = False
+    """A refusal cue that turns to an alternative ("instead, ..."): what follows it in the content is
+    the alternative on offer, not an answer to the request."""
+    assent: bool = False
+    """A compliance cue that only assents ("sure", "of course"): refusals open with it too ("of
+    course, but ..."), so it alone does not make an opening sentence compliant."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +78,10 @@ class Concept:
     concepts carry their intent in the pattern itself. ``also`` must match somewhere too (pairs);
     ``unless`` marks a context that makes the pair harmless (weight scaled down).
     ``on_response=False`` concepts are read on prompts only: in responses they mostly match the
-    rebuttals and history lessons that answer such prompts.
+    rebuttals and history lessons that answer such prompts. ``also_first``: the ``also`` match must
+    begin before the end of the pattern's match (a group that is the subject of "should not be
+    allowed", not a word after it). ``antecedent``: a response match counts only when the prompt
+    matches it too (a pronoun object, "kill them", refers to what the prompt named).
     """
 
     id: str
@@ -78,6 +93,26 @@ class Concept:
     also: str | None = None
     unless: str | None = None
     on_response: bool = True
+    also_first: bool = False
+    antecedent: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Rebuttal:
+    """An opening sentence that restates the prompt's claim with the opposite polarity rebuts it
+    ("why should X not ..." answered "there is no reason X should not ..."): a refusal of this weight.
+
+    ``negation`` counts polarity; ``unit`` (one capture group) finds the content units compared
+    (words, or CJK character pairs), of which ``stop`` ones are left out and the first
+    ``stem_chars`` characters are compared; ``min_shared`` units must be shared with the prompt.
+    """
+
+    weight: float
+    negation: str
+    unit: str
+    stop: str
+    stem_chars: int
+    min_shared: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +122,10 @@ class LanguageRules:
     intent: str
     definitional: str
     fiction: str
+    fiction_answer: str
+    real_world: str
+    contrast: str
+    rebuttal: Rebuttal
     refusals: tuple[Cue, ...]
     compliance: tuple[Cue, ...]
     disclaimers: tuple[Cue, ...]
@@ -119,6 +158,9 @@ class _CueIn(_Strict):
     weight: Weight
     pattern: Pattern
     set_aside: bool = False
+    warning: bool = False
+    redirect: bool = False
+    assent: bool = False
 
 
 class _ConceptIn(_Strict):
@@ -131,12 +173,16 @@ class _ConceptIn(_Strict):
     also: Pattern | None = None
     unless: Pattern | None = None
     on_response: bool = True
+    also_first: bool = False
+    antecedent: Pattern | None = None
 
 
 class _FramingIn(_Strict):
     intent: Pattern
     definitional: Pattern
     fiction: Pattern
+    fiction_answer: Pattern
+    real_world: Pattern
 
 
 class _SpansIn(_Strict):
@@ -144,8 +190,19 @@ class _SpansIn(_Strict):
     meta: list[_CueIn]
 
 
+class _RebuttalIn(_Strict):
+    weight: Weight
+    negation: Pattern
+    unit: Pattern
+    stop: Pattern
+    stem_chars: int = Field(ge=1)
+    min_shared: int = Field(ge=1)
+
+
 class _LanguageIn(_Strict):
     framing: _FramingIn
+    contrast: Pattern
+    rebuttal: _RebuttalIn
     refusals: list[_CueIn]
     compliance: list[_CueIn]
     spans: _SpansIn
@@ -252,7 +309,17 @@ def _cues(section: str, cues: list[_CueIn], resolve: _Resolver, path: Path) -> t
         if c.id in seen:
             raise RulesDataError(f"{path}: {section}[{c.id!r}]: duplicate id")
         seen.add(c.id)
-        out.append(Cue(c.id, c.weight, resolve(c.pattern, f"{section}[{c.id!r}].pattern"), c.set_aside))
+        out.append(
+            Cue(
+                c.id,
+                c.weight,
+                resolve(c.pattern, f"{section}[{c.id!r}].pattern"),
+                c.set_aside,
+                c.warning,
+                c.redirect,
+                c.assent,
+            )
+        )
     return tuple(out)
 
 
@@ -282,12 +349,25 @@ def _language(path: Path, fragments: Mapping[str, str]) -> LanguageRules:
                 resolve(c.also, f"{where}.also") if c.also is not None else None,
                 resolve(c.unless, f"{where}.unless") if c.unless is not None else None,
                 c.on_response,
+                c.also_first,
+                resolve(c.antecedent, f"{where}.antecedent") if c.antecedent is not None else None,
             )
         )
     return LanguageRules(
         intent=resolve(data.framing.intent, "framing.intent"),
         definitional=resolve(data.framing.definitional, "framing.definitional"),
         fiction=resolve(data.framing.fiction, "framing.fiction"),
+        fiction_answer=resolve(data.framing.fiction_answer, "framing.fiction_answer"),
+        real_world=resolve(data.framing.real_world, "framing.real_world"),
+        contrast=resolve(data.contrast, "contrast"),
+        rebuttal=Rebuttal(
+            data.rebuttal.weight,
+            resolve(data.rebuttal.negation, "rebuttal.negation"),
+            resolve(data.rebuttal.unit, "rebuttal.unit"),
+            resolve(data.rebuttal.stop, "rebuttal.stop"),
+            data.rebuttal.stem_chars,
+            data.rebuttal.min_shared,
+        ),
         refusals=_cues("refusals", data.refusals, resolve, path),
         compliance=_cues("compliance", data.compliance, resolve, path),
         disclaimers=_cues("spans.disclaimer", data.spans.disclaimer, resolve, path),

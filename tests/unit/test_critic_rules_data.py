@@ -63,7 +63,7 @@ def test_engine_built_from_a_copy_judges_like_the_packaged_one(data_copy: Path) 
     [
         ("weight: 0.95", "weight: 1.5", r"en\.yaml: refusals\['refuse\.cannot_help'\]\.weight"),
         ("dimension: CI", "dimension: XX", r"en\.yaml: concepts\['CI\.violence_person'\]: dimension"),
-        ("{{person}}", "{{nobody}}", r"concepts\['CI\.violence_person'\]\.pattern: unknown fragment"),
+        ("{{person_noun}}", "{{nobody}}", r"concepts\['CI\.violence_person'\]\.pattern: unknown fragment"),
         ("  - id: refuse.decline", "  - id: refuse.cannot_help", r"refusals\['refuse\.cannot_help'\]: dup"),
         ("    weight: 0.95\n", "    weight: 0.95\n    hue: red\n", r"refusals\['refuse\.cannot_help'\]\.hue"),
     ],
