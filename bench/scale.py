@@ -13,7 +13,8 @@ path, scripted adapters that must receive nothing) gives ``resume_seconds`` and
 the same operation on a finished one-shard run in the same process (imports and first-use caches
 are in that baseline; ``*_peak_rss_mb`` report the absolute peak).
 
-Run: ``python bench/scale.py [--items 4800000] [--db URL]`` (default: SQLite in a temp dir).
+Run: ``python bench/scale.py [--items 4800000] [--db URL] [--keep DIR]`` (default: SQLite in a temp
+dir; ``--keep`` builds once into DIR and later runs reuse it).
 Ends with one JSON line.
 """
 
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import hashlib
 import json
 import subprocess
@@ -260,6 +262,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", type=int, default=4_800_000)
     parser.add_argument("--db", default=None, help="Database URL (default: SQLite in a temp dir).")
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        default=None,
+        help="Build in this folder and keep it; a later run with the same folder and --items reuses the "
+        "built store instead of building it again (SQLite only).",
+    )
     parser.add_argument("--measure", choices=("resume", "estimate"), help=argparse.SUPPRESS)
     parser.add_argument("--config", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--warm", type=Path, help=argparse.SUPPRESS)
@@ -269,22 +278,36 @@ def main() -> None:
         return
     per_case = TARGETS * len(DECODINGS)
     cases = max(1, args.items // per_case)
-    with tempfile.TemporaryDirectory() as tmpdir:
-        tmp = Path(tmpdir)
-        suite = write_suite(tmp / "suite.jsonl", cases, tag="scale")
+    if args.keep is not None and args.db is not None:
+        raise SystemExit("--keep works with the default SQLite store only")
+    with contextlib.ExitStack() as stack:
+        if args.keep is None:
+            tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        else:
+            tmp = args.keep
+            tmp.mkdir(parents=True, exist_ok=True)
+        marker = tmp / f"built-{cases}.json"
         db_url = args.db or f"sqlite+aiosqlite:///{tmp / 'scale.db'}"
         config_path = tmp / "scale.yaml"
-        config_path.write_text(yaml.safe_dump(config_dict(suite, db_url)), encoding="utf-8")
-        # The warm-up run: one shard, its own SQLite file.
         small = tmp / "warm.yaml"
-        small_suite = write_suite(tmp / "warm.jsonl", SHARD_CASES, tag="warm")
-        small_db = f"sqlite+aiosqlite:///{tmp / 'warm.db'}"
-        small.write_text(yaml.safe_dump(config_dict(small_suite, small_db)), encoding="utf-8")
-        asyncio.run(build(small))
-        start = time.perf_counter()
-        built = asyncio.run(build(config_path))
-        build_s = time.perf_counter() - start
-        print(f"built in {build_s:.0f} s: {built}", file=sys.stderr, flush=True)
+        if marker.exists():
+            built, build_s = json.loads(marker.read_text(encoding="utf-8")), None
+        else:
+            for stale in ("scale.db", "warm.db", "scale.db-wal", "warm.db-wal"):
+                (tmp / stale).unlink(missing_ok=True)
+            suite = write_suite(tmp / "suite.jsonl", cases, tag="scale")
+            config_path.write_text(yaml.safe_dump(config_dict(suite, db_url)), encoding="utf-8")
+            # The warm-up run: one shard, its own SQLite file.
+            small_suite = write_suite(tmp / "warm.jsonl", SHARD_CASES, tag="warm")
+            small_db = f"sqlite+aiosqlite:///{tmp / 'warm.db'}"
+            small.write_text(yaml.safe_dump(config_dict(small_suite, small_db)), encoding="utf-8")
+            asyncio.run(build(small))
+            start = time.perf_counter()
+            built = asyncio.run(build(config_path))
+            build_s = round(time.perf_counter() - start, 1)
+            print(f"built in {build_s:.0f} s: {built}", file=sys.stderr, flush=True)
+            if args.keep is not None:
+                marker.write_text(json.dumps(built), encoding="utf-8")
         resume = child(config_path, "resume", small)
         est = child(config_path, "estimate", small)
         db_mb = (tmp / "scale.db").stat().st_size / 2**20 if args.db is None else None
@@ -297,7 +320,7 @@ def main() -> None:
         "stored_responses": built["stored_responses"],
         "done_shards": built["done_shards"],
         "sqlite_mb": None if db_mb is None else round(db_mb),
-        "build_seconds": round(build_s, 1),
+        "build_seconds": build_s,  # None when --keep reused an earlier build
         "resume_seconds": resume["seconds"],
         "resume_rss_growth_mb": resume["rss_growth_mb"],
         "resume_sent": resume["sent"],
