@@ -52,6 +52,7 @@ from gateway.shards import (
     LEFTOVERS_SHARD,
     Membership,
     ShardBatch,
+    ShardQueue,
     ShardTracker,
     WorkerOptions,
 )
@@ -59,11 +60,11 @@ from gateway.shards import (
 CASE_QUEUE_BATCHES = 4
 """Case batches a target may have waiting: how far a fast target runs ahead of a slow one."""
 
-WAIT_POLL_S = 1.0
+WAIT_POLL_S = 0.5
 """How often a worker whose stream is done looks whether the other workers have finished."""
 
 CLAIM_POLL_S = 0.02
-"""How often a worker looks whether its targets have taken the last shard it claimed."""
+"""How often a worker looks whether its targets need the next shard."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -303,7 +304,8 @@ async def _dispatch(
         else None
     )
     send_base = CaseKind.BASE in config.kinds
-    queues: list[asyncio.Queue[ShardBatch | None]] = [asyncio.Queue(CASE_QUEUE_BATCHES) for _ in runners]
+    hungry = asyncio.Event()
+    queues = [ShardQueue(CASE_QUEUE_BATCHES, hungry) for _ in runners]
 
     def halted() -> bool:
         return stop.is_set() or budget.reason is not None or any(r.halted for r in runners)
@@ -327,13 +329,14 @@ async def _dispatch(
                 skipped.clear()
             if halted():
                 break
-            # Claim the next shard only once every target has taken the last one: a worker holds
-            # no more shards than it is working on plus one, so workers of a sweep finish together
-            # instead of one of them sitting on a backlog of claimed shards at the end.
-            # (The queues offer no "taken" event to wait on; this polls once per shard at most.)
-            while any(q.qsize() for q in queues) and not halted():  # noqa: ASYNC110
+            # Claim the next shard only once every target has taken the last one and one of them has
+            # queued all its items for sending: a worker holds about one shard of unsent work, so
+            # workers of a sweep finish together instead of one of them sitting on a backlog of
+            # claimed shards at the end. (Polled: at most a few times per shard.)
+            while (any(q.qsize() for q in queues) or not hungry.is_set()) and not halted():  # noqa: ASYNC110
                 await asyncio.sleep(CLAIM_POLL_S)
             if await wanted(shard):
+                hungry.clear()
                 await send(shard, chunk)
                 sent += 1
         return total, sent

@@ -97,6 +97,22 @@ class ShardBatch:
     done: Mapping[str, set[str]]
 
 
+class ShardQueue(asyncio.Queue["ShardBatch | None"]):
+    """One target's queue of claimed shards. A target asking for its next shard while the queue is
+    empty has put every item it was given in its send queue: ``hungry`` tells the producer to claim
+    another shard now, not before, so a worker holds no more unsent work than it needs to stay busy."""
+
+    def __init__(self, maxsize: int, hungry: asyncio.Event) -> None:
+        super().__init__(maxsize)
+        self._hungry = hungry
+
+    async def get(self) -> ShardBatch | None:
+        """The next shard batch (or the end mark); sets ``hungry`` first when none is waiting."""
+        if self.empty():
+            self._hungry.set()
+        return await super().get()
+
+
 @dataclass(slots=True)
 class _Open:
     feeding: int
@@ -113,6 +129,8 @@ class ShardTracker:
     _lease_until: float = math.inf  # monotonic; no lease to watch until a Membership renews one
     _lease_s: float = math.inf
     _renewed: asyncio.Event = field(default_factory=asyncio.Event)
+    settled: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set when a shard leaves the pipeline (``take`` has something); the recorder clears it."""
     _open: dict[int, _Open] = field(default_factory=dict)
     _finished: list[int] = field(default_factory=list)
     _unfinished: list[int] = field(default_factory=list)
@@ -193,6 +211,7 @@ class ShardTracker:
             del self._open[shard]
             self._lost.discard(shard)
             (self._finished if state.complete else self._unfinished).append(shard)
+            self.settled.set()
 
 
 @dataclass(frozen=True, slots=True)
@@ -365,8 +384,13 @@ class Membership:
         self.tracker.renewed(started, self.options.lease_s)
 
     async def _record_loop(self) -> None:
+        # A finished shard is recorded as soon as it settles: until then other workers see it held
+        # and wait for it, so a run's last shards would otherwise end up to a heartbeat late.
+        settled = self.tracker.settled if self.tracker is not None else asyncio.Event()
         while True:
-            await asyncio.sleep(self.options.beat_s)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(settled.wait(), self.options.beat_s)
+            settled.clear()
             try:
                 await self.record()
             except Exception as exc:  # retried at the next beat and at leave()
