@@ -17,10 +17,11 @@ next run instead of being paid for again.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from types import TracebackType
-from typing import Any, Protocol, TypeVar
+from typing import Protocol, TypeVar
 
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_delay, wait_random_exponential
@@ -46,6 +47,15 @@ class BatchStore(Protocol):
         ...
 
 
+DEFAULT_MAX_BATCH = 500
+"""Rows per write when the caller names no ``max_batch``."""
+
+DEFAULT_QUEUE_BATCHES = 4
+"""Batches of rows that may wait to be written when the caller names no ``max_queue``."""
+
+RETRY_FOR_S = 300.0
+"""How long a write failing on a passing database condition is retried before it is an error."""
+
 _T = TypeVar("_T")
 _Item = tuple[int, ResponseRecord] | tuple[str, Verdict]
 """A response with its journal sequence number (-1 without a journal), or a run id and a verdict."""
@@ -55,25 +65,72 @@ def transient_db_error(exc: BaseException) -> bool:
     """A database error that may pass on its own: locks, timeouts, lost connections."""
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True
-    return isinstance(exc, (OperationalError, InterfaceError, OSError, TimeoutError))
+    return isinstance(exc, (OperationalError, InterfaceError, OSError, TimeoutError)) or lock_wait_error(exc)
+
+
+_SQLITE_BUSY_OR_LOCKED = (5, 6)  # SQLITE_BUSY, SQLITE_LOCKED (primary codes)
+_PG_LOCK_SQLSTATES = ("55P03", "40P01")  # lock_not_available, deadlock_detected
+
+
+def lock_wait_error(exc: BaseException) -> bool:
+    """A statement refused because another connection held a lock too long (SQLite's busy timeout,
+    Postgres' lock timeout or a deadlock): its transaction did nothing, so it is always safe to
+    repeat, unlike one cut off by a lost connection, whose commit may or may not have happened."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    code = getattr(exc.orig, "sqlite_errorcode", None)
+    if isinstance(code, int):
+        return code & 0xFF in _SQLITE_BUSY_OR_LOCKED
+    return getattr(exc.orig, "sqlstate", None) in _PG_LOCK_SQLSTATES
+
+
+async def retry_transient(
+    write: Callable[[], Awaitable[_T]],
+    *,
+    for_s: float = RETRY_FOR_S,
+    when: Callable[[BaseException], bool] = transient_db_error,
+) -> _T:
+    """``await write()``, called again with jittered back-off while it fails with an error ``when``
+    accepts, for up to ``for_s`` seconds; any other error, and the last accepted one, is raised.
+
+    The default, ``transient_db_error`` (locks, timeouts, lost connections), suits writes that are
+    safe to repeat whatever an attempt did (idempotent upserts). ``lock_wait_error`` suits any write:
+    it retries only attempts that surely did nothing.
+    """
+    async for attempt in AsyncRetrying(
+        stop=stop_after_delay(for_s),
+        wait=wait_random_exponential(multiplier=0.2, max=10.0),
+        retry=retry_if_exception(when),
+        reraise=True,
+    ):
+        with attempt:
+            return await write()
+    raise AssertionError("unreachable: tenacity re-raises the last error")
+
+
+async def wait_out_locks(write: Callable[[], Awaitable[_T]], *, for_s: float = RETRY_FOR_S) -> _T:
+    """``await write()``, repeated while another connection's lock refuses it (``lock_wait_error``)
+    for up to ``for_s`` seconds: a stalled store pauses the caller instead of failing it. Safe for
+    any write; a lost connection is still raised at once."""
+    return await retry_transient(write, for_s=for_s, when=lock_wait_error)
 
 
 class BatchWriter:
     """Batches writes to the store from one background task. Use as an async context manager.
 
-    ``max_queue`` (default four batches) bounds the rows waiting to be written; ``put_*`` waits
-    while it is full.
+    ``max_queue`` (default ``DEFAULT_QUEUE_BATCHES`` batches) bounds the rows waiting to be written;
+    ``put_*`` waits while it is full.
     """
 
     def __init__(
         self,
         store: BatchStore,
         *,
-        max_batch: int = 500,
+        max_batch: int = DEFAULT_MAX_BATCH,
         max_delay_s: float = 0.2,
         max_queue: int | None = None,
         journal: Journal | None = None,
-        retry_for_s: float = 300.0,
+        retry_for_s: float = RETRY_FOR_S,
     ) -> None:
         if max_batch < 1:
             raise ValueError(f"max_batch must be positive, got {max_batch}")
@@ -84,7 +141,7 @@ class BatchWriter:
         self._retry_for_s = retry_for_s
         self._max_batch = max_batch
         self._max_delay_s = max_delay_s
-        self._max_queue = max_queue if max_queue is not None else 4 * max_batch
+        self._max_queue = max_queue if max_queue is not None else DEFAULT_QUEUE_BATCHES * max_batch
         if self._max_queue < max_batch:
             raise ValueError(f"max_queue ({self._max_queue}) must be at least max_batch ({max_batch})")
         self._buffer: deque[_Item] = deque()
@@ -240,26 +297,19 @@ class BatchWriter:
                 verdicts.setdefault(item[0], []).append(item[1])
         # Room frees once the rows are taken: producers refill while this batch is written.
         self._has_room.set()
+        # Each statement group is retried on its own: a response batch is one transaction, so a
+        # retry never re-applies rows that were already committed.
         if responses:
-            self._inserted += await self._retrying(self._store.save_responses, responses)
+            self._inserted += await retry_transient(
+                functools.partial(self._store.save_responses, responses), for_s=self._retry_for_s
+            )
             if self._journal is not None:
                 self._journal.stored([s for s in seqs if s >= 0])
         for run_id, run_verdicts in verdicts.items():
-            await self._retrying(self._store.save_verdicts, run_id, run_verdicts)
+            await retry_transient(
+                functools.partial(self._store.save_verdicts, run_id, run_verdicts), for_s=self._retry_for_s
+            )
         self._written += count
         self._batches += 1
         async with self._progress:
             self._progress.notify_all()
-
-    async def _retrying(self, write: Callable[..., Awaitable[_T]], *args: Any) -> _T:
-        # Each statement group is retried on its own: a response batch is one transaction, so a
-        # retry never re-applies rows that were already committed.
-        async for attempt in AsyncRetrying(
-            stop=stop_after_delay(self._retry_for_s),
-            wait=wait_random_exponential(multiplier=0.2, max=10.0),
-            retry=retry_if_exception(transient_db_error),
-            reraise=True,
-        ):
-            with attempt:
-                return await write(*args)
-        raise AssertionError("unreachable: tenacity re-raises the last error")

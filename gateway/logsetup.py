@@ -89,7 +89,14 @@ def configure_logging(
     # Exceptions are rendered to plain text (no locals) before redaction, so neither the message
     # nor any traceback line can carry a key past the redactor.
     formatter = structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=[structlog.stdlib.add_log_level, structlog.stdlib.add_logger_name, timestamper],
+        # ExtraAdder: a standard-library record's ``extra={...}`` fields (counts, ids) are part of its
+        # event; without it they are silently left out of the rendered line.
+        foreign_pre_chain=[
+            structlog.stdlib.add_log_level,
+            structlog.stdlib.add_logger_name,
+            structlog.stdlib.ExtraAdder(),
+            timestamper,
+        ],
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info,

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -28,7 +29,7 @@ from core.types import AttemptResult, Case, CaseKind, CritiqueItem, SkippedRow
 from db.journal import Journal
 from db.store import RETRYABLE_OUTCOMES, Store
 from db.tables import RunTargetRow
-from db.writer import BatchWriter
+from db.writer import BatchWriter, wait_out_locks
 from gateway.adaptive import AdaptiveJudge, AdaptiveRunner, attack_order
 from gateway.batch_runner import BatchRunner
 from gateway.budget import Budget, Price, price_for
@@ -325,7 +326,7 @@ async def _dispatch(
         for shard, chunk in case_chunks(plan_suite_cases(config, on_skip=skipped.append)):
             total = shard + 1
             if skipped:
-                await store.save_skipped(run_id, skipped)
+                await wait_out_locks(functools.partial(store.save_skipped, run_id, list(skipped)))
                 skipped.clear()
             if halted():
                 break

@@ -21,6 +21,7 @@ from typing import Protocol
 
 from core.protocols import Attack, TextGenerator
 from core.types import Case, CaseKind, Decoding, SkippedRow, WorkItem
+from db.writer import wait_out_locks
 from gateway.config import RunConfig, TargetConfig
 
 CASE_BATCH = 256
@@ -191,7 +192,8 @@ async def prepare_batch(
                 batch.extend(variants)
         else:
             batch.append(case)
-    await store.save_cases([*chunk, *made])
+    # A store locked by another connection pauses the run here instead of failing it.
+    await wait_out_locks(lambda: store.save_cases([*chunk, *made]))
     return batch
 
 

@@ -32,6 +32,7 @@ from core.types import Case
 from db.coordination import Coordination, WorkerIdentity, WorkerInfo
 from db.journal import ImportReport, import_orphans
 from db.store import Store
+from db.writer import wait_out_locks
 
 log = logging.getLogger("seval.workers")
 
@@ -304,12 +305,18 @@ class Membership:
         self._task = asyncio.create_task(self._beat(), name="seval-heartbeat")
 
     async def claim(self, shard: int) -> bool:
-        """Claim ``shard`` for this worker."""
-        return await self.coord.claim(self.run_id, shard, self.worker_id, lease_s=self.options.lease_s)
+        """Claim ``shard`` for this worker (repeated while another connection's lock refuses it: the
+        shard loop waits out a stalled store instead of failing the run)."""
+        return await wait_out_locks(
+            lambda: self.coord.claim(self.run_id, shard, self.worker_id, lease_s=self.options.lease_s)
+        )
 
     async def claim_retry(self, shard: int) -> bool:
-        """Take back a done ``shard`` whose retryable failures are to be sent again."""
-        return await self.coord.claim_retry(self.run_id, shard, self.worker_id, lease_s=self.options.lease_s)
+        """Take back a done ``shard`` whose retryable failures are to be sent again (retried like
+        ``claim``)."""
+        return await wait_out_locks(
+            lambda: self.coord.claim_retry(self.run_id, shard, self.worker_id, lease_s=self.options.lease_s)
+        )
 
     async def record(self) -> None:
         """Record shards that left the pipeline: finished ones done (after a flush), others freed."""
@@ -320,18 +327,24 @@ class Membership:
             await self._flush()
             cases = [self.tracker.cases.pop(s) for s in finished]
             retryable = [await self.store.retryable_count(self.run_id, ids) for ids in cases]
-            await self.coord.finish(self.run_id, finished, self.worker_id, [len(c) for c in cases], retryable)
+            sizes = [len(c) for c in cases]
+            await wait_out_locks(
+                lambda: self.coord.finish(self.run_id, finished, self.worker_id, sizes, retryable)
+            )
         if unfinished:
             for s in unfinished:
                 self.tracker.cases.pop(s, None)
-            await self.coord.release(self.run_id, unfinished, self.worker_id)
+            await wait_out_locks(lambda: self.coord.release(self.run_id, unfinished, self.worker_id))
 
     async def takeover(self) -> list[int]:
         """Shards of workers that stopped renewing their leases, now this worker's (their journals
-        imported first, so what they had paid for is not sent again)."""
-        await self.import_journals()
-        await self.coord.reap(self.run_id, stale_after_s=self.options.lease_s)
-        return await self.coord.reclaim_expired(self.run_id, self.worker_id, lease_s=self.options.lease_s)
+        imported first, so what they had paid for is not sent again). Each step waits out a locked
+        store."""
+        await wait_out_locks(self.import_journals)
+        await wait_out_locks(lambda: self.coord.reap(self.run_id, stale_after_s=self.options.lease_s))
+        return await wait_out_locks(
+            lambda: self.coord.reclaim_expired(self.run_id, self.worker_id, lease_s=self.options.lease_s)
+        )
 
     async def others_hold(self) -> bool:
         """True while another worker holds a shard under a live lease (it may still finish it)."""

@@ -143,3 +143,17 @@ def test_chatty_libraries_log_warnings_only() -> None:
     logging.getLogger("alembic.runtime.migration").warning("schema drift")
     events = [json.loads(line)["event"] for line in out.getvalue().splitlines()]
     assert events == ["schema drift"]
+
+
+def test_stdlib_extra_fields_are_rendered_and_redacted() -> None:
+    out = io.StringIO()
+    _configure(out, json_lines=True)
+    logging.getLogger("seval.workers").warning(
+        "journal imported", extra={"run_id": "r1", "rows": 7, "written": 5, "note": f"key {CONFIGURED_KEY}"}
+    )
+    text = out.getvalue()
+    assert CONFIGURED_KEY not in text
+    event = json.loads(text)
+    assert event["event"] == "journal imported"
+    assert (event["run_id"], event["rows"], event["written"]) == ("r1", 7, 5)
+    assert event["note"] == f"key {REDACTED}"
