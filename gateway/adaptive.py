@@ -275,6 +275,8 @@ class AdaptiveRunner(TargetRunner):
             for _ in workers:
                 await self._chains.put(None)
             await asyncio.gather(*workers)
+        if self._failure is not None:
+            raise self._failure
 
     async def _feed_chains(self, cases: asyncio.Queue[ShardBatch | None]) -> None:
         tracker, system = self._tracker, self._request.system
@@ -310,6 +312,8 @@ class AdaptiveRunner(TargetRunner):
             complete = False
             try:
                 complete = await self._work(job)
+            except Exception as exc:
+                self._fail(exc)
             finally:
                 self._tracker.done(job.shard, stored=complete)
 

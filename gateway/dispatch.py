@@ -137,6 +137,7 @@ class TargetRunner:
         self._find_cached = find_cached
         self._on_pause = on_pause
         self._tracker = tracker
+        self._failure: Exception | None = None  # the first error a worker could not handle
         self._no_keys: frozenset[str] = frozenset()
         # The shared limiter caps in-flight requests across targets; these workers cap this one.
         self._workers = target.limits.max_in_flight
@@ -150,10 +151,16 @@ class TargetRunner:
     @property
     def halted(self) -> bool:
         """True once nothing more may be sent to this target (paused, budget, stop)."""
-        return self.status != TargetStatus.ACTIVE or self._stop.is_set() or self._budget.reason is not None
+        return (
+            self.status != TargetStatus.ACTIVE
+            or self._stop.is_set()
+            or self._budget.reason is not None
+            or self._failure is not None
+        )
 
     async def run(self, cases: asyncio.Queue[ShardBatch | None]) -> None:
-        """Consume shard batches until the producer's end mark; then let the workers drain."""
+        """Consume shard batches until the producer's end mark; then let the workers drain. Raises
+        the first error a worker met, once every worker has drained."""
         workers = [asyncio.create_task(self._worker()) for _ in range(self._workers)]
         try:
             await self._feed(cases)
@@ -161,6 +168,15 @@ class TargetRunner:
             for _ in workers:
                 await self._items.put(None)
             await asyncio.gather(*workers)
+        if self._failure is not None:
+            raise self._failure
+
+    def _fail(self, exc: Exception) -> None:
+        """A worker's unexpected error: the target halts (so the producer stops claiming shards and
+        the queue drains unsent) instead of the worker dying and leaving the feed blocked on a full
+        queue; ``run`` raises it at the end, which fails the run."""
+        if self._failure is None:
+            self._failure = exc
 
     async def _feed(self, cases: asyncio.Queue[ShardBatch | None]) -> None:
         target, system, tracker = self.target, self._request.system, self._tracker
@@ -204,6 +220,8 @@ class TargetRunner:
                 # A shard taken over by another worker (this one stalled past its lease) is theirs now.
                 if not self.halted and not tracker.is_lost(p.shard):
                     stored = await self._process(p)
+            except Exception as exc:
+                self._fail(exc)
             finally:
                 tracker.done(p.shard, stored=stored)
 

@@ -223,21 +223,30 @@ class RunLedger:
     run_id: str
     worker_id: str
 
+    # Each ledger write waits out a locked store like the shard loop's writes do: a capped run
+    # pauses while the store is stalled instead of failing with answers in flight.
+
     async def reserve(self, *, usd: float, max_usd: float | None, max_calls: int | None) -> bool:
         """Reserve one item's estimated cost."""
-        return await self.coord.reserve(
-            self.run_id, self.worker_id, usd=usd, max_usd=max_usd, max_calls=max_calls
+        return await wait_out_locks(
+            lambda: self.coord.reserve(
+                self.run_id, self.worker_id, usd=usd, max_usd=max_usd, max_calls=max_calls
+            )
         )
 
     async def settle(self, *, reserved_usd: float, spent_usd: float, calls: int) -> None:
         """Settle one item."""
-        await self.coord.settle(
-            self.run_id, self.worker_id, reserved_usd=reserved_usd, spent_usd=spent_usd, calls=calls
+        await wait_out_locks(
+            lambda: self.coord.settle(
+                self.run_id, self.worker_id, reserved_usd=reserved_usd, spent_usd=spent_usd, calls=calls
+            )
         )
 
     async def unreserve(self, *, reserved_usd: float) -> None:
         """Hand one reservation back."""
-        await self.coord.unreserve(self.run_id, self.worker_id, reserved_usd=reserved_usd)
+        await wait_out_locks(
+            lambda: self.coord.unreserve(self.run_id, self.worker_id, reserved_usd=reserved_usd)
+        )
 
 
 class Membership:

@@ -48,8 +48,9 @@ def stored(db: Path) -> int:
 
 
 @pytest.mark.timeout(120)
+@pytest.mark.parametrize("capped", [False, True], ids=["uncapped", "budget-capped"])
 async def test_a_lock_held_past_the_busy_timeout_pauses_the_run_instead_of_failing_it(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capped: bool
 ) -> None:
     monkeypatch.setattr(db.engine, "SQLITE_BUSY_TIMEOUT_MS", 50)
     db_file = tmp_path / "seval.db"
@@ -60,8 +61,16 @@ async def test_a_lock_held_past_the_busy_timeout_pauses_the_run_instead_of_faili
             "languages": ["en"],
             "kinds": ["base"],
             "targets": [
-                {"name": "m", "model": "scripted/m", "adapter": "scripted", "limits": {"max_in_flight": 4}}
+                {
+                    "name": "m",
+                    "model": "scripted/m",
+                    "adapter": "scripted",
+                    "limits": {"max_in_flight": 4},
+                    "prices": {"input_per_1m": 1.0, "output_per_1m": 2.0},
+                }
             ],
+            # A cap far above the run's cost: every item reserves and settles in the store's ledger.
+            **({"budget": {"max_usd": 1000.0}} if capped else {}),
             "db_url": f"sqlite+aiosqlite:///{db_file}",
             "critic": {"enabled": False},
         }

@@ -8,14 +8,16 @@ HTTP with the simulated vendor.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
 from adapters.scripted import Reply, ScriptedAdapter
-from core.types import AttemptResult, Outcome, Usage
+from core.types import AttemptResult, ChatRequest, Outcome, Usage
 from db.store import Store
 from db.tables import ResponseRow
 from gateway.config import RunConfig
@@ -213,3 +215,35 @@ async def test_scripted_target_configured_inline_runs_through_the_sdk(sqlite_url
     # The script is part of the work definition: another script is another run.
     other = make_config(sqlite_url, target={"options": {"replies": ["Sure, here it is."]}})
     assert other.run_id != cfg.run_id
+
+
+class _BrokenAfter(ScriptedAdapter):
+    """Answers ``good`` requests, then raises what no adapter should: a bug, not a vendor outcome."""
+
+    def __init__(self, good: int) -> None:
+        super().__init__(replies=["Fine."])
+        self._good = good
+
+    async def send(self, request: ChatRequest) -> AttemptResult:
+        if len(self.requests) >= self._good:
+            raise RuntimeError("adapter bug")
+        return await super().send(request)
+
+
+@pytest.mark.timeout(60)
+async def test_an_unexpected_worker_error_fails_the_run_instead_of_hanging_it(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    # Far more items than the send queue holds: a dead worker must not leave the feed blocked on it.
+    suite = tmp_path / "suite.jsonl"
+    suite.write_text(
+        "".join(json.dumps({"q": f"Prompt {i}: one word.", "cat": "CI"}) + "\n" for i in range(400))
+    )
+    cfg = make_config(
+        sqlite_url, suites=[str(suite)], mapping="text=q,risk=cat,lang:=en", limit=None, kinds=["base"]
+    )
+    adapter = _BrokenAfter(good=20)
+    with pytest.raises(RuntimeError, match="adapter bug"):
+        await execute_with(cfg, adapter)
+    assert len(adapter.requests) < 40  # the target halted at the first error, the rest went unsent
+    assert await count_responses(sqlite_url) == 20
