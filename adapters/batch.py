@@ -80,6 +80,12 @@ class BatchClient(Protocol):
         """Create one job of ``(custom_id, request)`` lines; returns the vendor's batch id."""
         ...
 
+    async def find(self, label: str, *, since: float) -> str | None:
+        """The id of a job this client created with ``label`` at or after ``since`` (epoch seconds),
+        or None when the vendor has none or cannot say (its jobs carry no label). A run that stopped
+        between creating a job and storing its id finds it here instead of paying for it twice."""
+        ...
+
     async def state(self, batch_id: str) -> BatchState:
         """The job's state now."""
         ...
@@ -227,6 +233,24 @@ class OpenAIBatch(_HttpBatch):
         )
         return str(created["id"])
 
+    async def find(self, label: str, *, since: float) -> str | None:
+        """Pages through the job list (newest first) to the first job older than ``since``, looking
+        for ``metadata.seval == label``."""
+        after: str | None = None
+        while True:
+            params = {**self._query, "limit": "100", **({"after": after} if after else {})}
+            page = await self._json("GET", f"{self._root}/batches", params=params)
+            jobs = [j for j in page.get("data") or [] if isinstance(j, dict)]
+            for job in jobs:
+                created = job.get("created_at")
+                if isinstance(created, int | float) and created < since:
+                    return None  # newest first: everything from here on is older
+                if (job.get("metadata") or {}).get("seval") == label:
+                    return str(job["id"])
+            if not jobs or not page.get("has_more"):
+                return None
+            after = str(jobs[-1]["id"])
+
     async def state(self, batch_id: str) -> BatchState:
         """``completed``, ``expired``, ``cancelled`` and ``failed`` are ended."""
         body = await self._json("GET", f"{self._root}/batches/{quote(batch_id, safe='')}", params=self._query)
@@ -313,6 +337,12 @@ class AnthropicBatch(_HttpBatch):
         ]
         created = await self._json("POST", self._url, json={"requests": requests})
         return str(created["id"])
+
+    async def find(self, label: str, *, since: float) -> str | None:
+        """Always None: Message Batches carry no label or metadata to recognise a job by, so a job
+        whose creation was cut off before its id was stored is sent again (the one known way this
+        client can pay for a batch twice)."""
+        return None
 
     async def state(self, batch_id: str) -> BatchState:
         """``ended`` once every request succeeded, errored, expired or was canceled."""

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import logging
 import time
 from collections import Counter
 from typing import Any
@@ -33,6 +35,8 @@ from gateway.budget import charged_tokens
 from gateway.dispatch import Planned, TargetRunner
 from gateway.run_results import TargetStatus
 from gateway.shards import ShardBatch
+
+log = logging.getLogger("seval.batch")
 
 
 class BatchRunner(TargetRunner):
@@ -73,6 +77,10 @@ class BatchRunner(TargetRunner):
         jobs = await batch_jobs.jobs(store, run_id, self.name)
         stored = await store.done_keys(run_id, self.name, include_retryable=True)
         latest: dict[str, batch_jobs.BatchJob] = {}
+        submitting = (j for j in jobs if j.state == batch_jobs.SUBMITTING)
+        unconfirmed = [j for j in submitting if not stored.issuperset(j.work_keys)]
+        found = {j.id: await self._recover(j) for j in unconfirmed}
+        jobs = [found.get(j.id, j) for j in jobs]
         for job in jobs:
             for key in job.work_keys:
                 latest[key] = job
@@ -137,7 +145,7 @@ class BatchRunner(TargetRunner):
             ]
             job_id = await batch_jobs.record(self._store, self._run_id, self.name, chunk)
             try:
-                batch_id = await self._client.submit(lines, label=f"seval-{self._run_id[:12]}-{job_id[:8]}")
+                batch_id = await self._client.submit(lines, label=self._label(job_id))
             except BatchError as exc:
                 # Never created: the job stays ``submitting`` and its items are sent by the next run.
                 self.status_detail = f"batch submit failed: {exc}"
@@ -160,6 +168,28 @@ class BatchRunner(TargetRunner):
                 )
             )
         return submitted
+
+    def _label(self, job_id: str) -> str:
+        """What a job is created with at the vendor, so it can be found again by ``find``."""
+        return f"seval-{self._run_id[:12]}-{job_id[:8]}"
+
+    async def _recover(self, job: batch_jobs.BatchJob) -> batch_jobs.BatchJob:
+        """A job left ``submitting`` by an earlier session: the vendor may have created it before that
+        session stopped. Found there, it is the job's batch from now on (waited for, not sent again)."""
+        try:
+            # Clocks differ between this host and the vendor; a minute of slack finds the job anyway.
+            batch_id = await self._client.find(self._label(job.id), since=job.created_at - 60.0)
+        except BatchError as exc:
+            self.status_detail = f"looking up an unconfirmed batch job failed (sent again): {exc}"
+            return job
+        if batch_id is None:
+            return job
+        await batch_jobs.update_job(self._store, job.id, state=batch_jobs.SUBMITTED, batch_id=batch_id)
+        log.warning(
+            "batch job found at the vendor: an earlier session created it but stopped before storing its id",
+            extra={"run_id": self._run_id, "target": self.name, "items": job.items},
+        )
+        return dataclasses.replace(job, state=batch_jobs.SUBMITTED, batch_id=batch_id)
 
     async def _poll(self, job: batch_jobs.BatchJob, waiting: dict[str, str]) -> list[str] | None:
         """Read ``job`` if it ended: store its lines; the keys to send again. None while it runs."""

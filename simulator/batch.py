@@ -86,6 +86,7 @@ class _Job:
     counts: dict[str, int] = field(default_factory=dict)
     output_file: str | None = None
     error_file: str | None = None
+    metadata: dict[str, Any] | None = None  # OpenAI's per-job metadata, as given at creation
 
 
 class BatchDesk:
@@ -125,6 +126,8 @@ class BatchDesk:
             await self._get_anthropic(path, responder)
         elif method == "GET" and "/batches/" in path:
             await self._get_openai(path, responder)
+        elif method == "GET" and path.endswith("/batches"):
+            self._list_openai(request, responder)
         else:
             send_json(responder, 404, {"error": {"message": f"no route for {method} {path}"}})
 
@@ -155,7 +158,30 @@ class BatchDesk:
                 body = orjson.dumps(line["body"])
                 lines.append((str(line["custom_id"]), Request("POST", path, {}, headers, body)))
         job = self._new_job("openai", lines, f"batch_{uuid.uuid4().hex[:24]}")
+        metadata = spec.get("metadata")
+        job.metadata = metadata if isinstance(metadata, dict) else None
         send_json(responder, 200, self._openai_view(job, spec))
+
+    def _list_openai(self, request: Request, responder: Responder) -> None:
+        """``GET /v1/batches?limit=N&after=ID``: newest first, paged by the last id seen."""
+        jobs = sorted((j for j in self._jobs.values() if j.wire == "openai"), key=lambda j: -j.created)
+        after = request.query.get("after")
+        if after:
+            ids = [j.id for j in jobs]
+            jobs = jobs[ids.index(after) + 1 :] if after in ids else []
+        limit = max(1, min(100, int(request.query.get("limit") or 20)))
+        page = jobs[:limit]
+        send_json(
+            responder,
+            200,
+            {
+                "object": "list",
+                "data": [self._openai_view(j, {}) for j in page],
+                "first_id": page[0].id if page else None,
+                "last_id": page[-1].id if page else None,
+                "has_more": len(jobs) > limit,
+            },
+        )
 
     async def _get_openai(self, path: str, responder: Responder) -> None:
         job = self._jobs.get(path.rsplit("/", 1)[-1])
@@ -176,7 +202,7 @@ class BatchDesk:
             "output_file_id": job.output_file,
             "error_file_id": job.error_file,
             "request_counts": counts,
-            "metadata": spec.get("metadata"),
+            "metadata": job.metadata,
         }
 
     # Anthropic

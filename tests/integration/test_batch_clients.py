@@ -123,3 +123,36 @@ def test_only_batch_capable_adapters_build_batch_clients() -> None:
 
     with pytest.raises(ValueError, match="no batch mode"):
         default_registry().get("litellm").create_batch(_target("openai", "http://h", "m"))
+
+
+@pytest.mark.parametrize("kind", ["openai", "azure"])
+async def test_a_job_is_found_again_by_its_label(kind: str) -> None:
+    import time
+
+    vendor = SimulatedVendor(batch_seconds=5.0, api_key=KEY)
+    async with vendor:
+        pool = AdapterSet()
+        try:
+            client = pool.build_batch(kind, _target(kind, vendor.root_url, "sim-compliant"))
+            since = time.time() - 60
+            line = [("k0", ChatRequest(prompt="Say hi.", stream=False))]
+            ids = [await client.submit(line, label=f"seval-run-{n}") for n in range(3)]
+            assert await client.find("seval-run-1", since=since) == ids[1]
+            assert await client.find("seval-run-9", since=since) is None
+            # Jobs created before `since` are not looked at.
+            assert await client.find("seval-run-0", since=time.time() + 3600) is None
+        finally:
+            await pool.aclose()
+    assert not vendor.handler_errors
+
+
+async def test_anthropic_jobs_cannot_be_found_by_label() -> None:
+    vendor = SimulatedVendor(batch_seconds=5.0, api_key=KEY)
+    async with vendor:
+        pool = AdapterSet()
+        try:
+            client = pool.build_batch("anthropic", _target("anthropic", vendor.root_url, "sim-compliant"))
+            await client.submit([("k0", ChatRequest(prompt="Say hi.", stream=False))], label="seval-run-0")
+            assert await client.find("seval-run-0", since=0.0) is None
+        finally:
+            await pool.aclose()

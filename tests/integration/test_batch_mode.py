@@ -76,6 +76,36 @@ async def test_a_run_stopped_with_open_jobs_resumes_by_polling(sqlite_url: str) 
     assert all(sum(t.outcomes.values()) == 10 for t in second.targets)
 
 
+async def test_a_job_created_before_its_id_was_stored_is_found_not_sent_again(sqlite_url: str) -> None:
+    """A session stopped between the vendor creating a job and the store recording its id: the
+    next run finds an OpenAI job by its label and waits for it. Anthropic's jobs carry no label, so
+    theirs are sent again (the documented limit)."""
+    from sqlalchemy import text
+
+    from gateway.sdk import run
+
+    vendor = SimulatedVendor(batch_seconds=1.0)
+    async with vendor:
+        first = await run(_config(vendor.root_url, sqlite_url, mode="batch", max_wait_s=0.01))
+        assert vendor.stats.batches_created == 4  # two jobs per target
+        async with await Store.open(sqlite_url) as store, store.engine.begin() as conn:
+            await conn.execute(
+                text("UPDATE batch_jobs SET state = :s, batch_id = NULL"), {"s": batch_jobs.SUBMITTING}
+            )
+        second = await run(_config(vendor.root_url, sqlite_url, mode="batch"))
+    assert not vendor.handler_errors
+    assert second.run_id == first.run_id
+    assert second.status == "completed"
+    assert all(sum(t.outcomes.values()) == 10 for t in second.targets)
+    assert vendor.stats.batches_created == 6  # the two Anthropic jobs again; the OpenAI ones found
+    async with await Store.open(sqlite_url) as store:
+        jobs = await batch_jobs.jobs(store, first.run_id)
+    gpt = [j for j in jobs if j.target == "gpt"]
+    assert len(gpt) == 2
+    assert {j.state for j in gpt} == {batch_jobs.COLLECTED}
+    assert all(j.batch_id for j in gpt)
+
+
 async def test_estimate_shows_the_batch_saving_and_runs_show_the_jobs(sqlite_url: str) -> None:
     from gateway.cli.run_cmd import _show
     from gateway.estimate import estimate

@@ -32,7 +32,7 @@ TRANSIENT = Reply(
 )
 
 
-def make_config(db_url: str, *, name: str = "scripted", limit: int = 6, **extra: Any) -> RunConfig:
+def make_config(db_url: str, *, name: str = "scripted", limit: int | None = 6, **extra: Any) -> RunConfig:
     target = {"name": "m", "model": "scripted/m", "adapter": "scripted", "limits": {"max_in_flight": 4}}
     target.update(extra.pop("target", {}))
     data: dict[str, Any] = {
