@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -169,7 +169,7 @@ class _Language:
     compliance: tuple[_CompiledCue, ...]
     disclaimers: tuple[_CompiledCue, ...]
     meta: tuple[_CompiledCue, ...]
-    gate: LiteralGate  # over concepts, then refusals, then compliance cues
+    gate: LiteralGate  # over concepts, then refusal, compliance, disclaimer and meta cues
     intent: re.Pattern[str]
     definitional: re.Pattern[str]
     fiction: re.Pattern[str]
@@ -207,7 +207,7 @@ def _compile_language(rules: LanguageRules) -> _Language:
         meta=tuple(_CompiledCue(c, _compile(c.pattern)) for c in rules.meta),
         gate=LiteralGate(
             [lower_pattern(c.pattern) for c in concepts]
-            + [lower_pattern(c.pattern) for c in (*refusals, *compliance)]
+            + [lower_pattern(c.pattern) for c in (*refusals, *compliance, *rules.disclaimers, *rules.meta)]
         ),
         intent=_compile(rules.intent),
         definitional=_compile(rules.definitional),
@@ -400,13 +400,21 @@ class RuleEngine:
         return compliance > 0.0 or len(self._steps.findall("\n" + content)) >= cfg.min_steps
 
     def _refusal_marks(
-        self, text: str, languages: Sequence[_Language], *, set_aside_only: bool
+        self,
+        text: str,
+        languages: Sequence[_Language],
+        *,
+        set_aside_only: bool,
+        gates: Sequence[Mapping[int, list[int]]] | None = None,
     ) -> list[tuple[int, int, str, bool]]:
-        """Every match of the refusal cues in ``text``: (start, end, cue id, is a redirect)."""
+        """Every match of the refusal cues in ``text``: (start, end, cue id, is a redirect).
+        ``gates``: each language's gate candidates for ``text`` when the caller has them already."""
         marks: list[tuple[int, int, str, bool]] = []
-        for lg in languages:
+        if gates is None:
+            gates = [lg.gate.candidates(text) for lg in languages]
+        for lg, gate in zip(languages, gates, strict=True):
             offset = len(lg.concepts)
-            for j in lg.gate.candidates(text):
+            for j in gate:
                 i = j - offset
                 if 0 <= i < len(lg.refusals) and (lg.refusals[i].cue.set_aside or not set_aside_only):
                     cue = lg.refusals[i].cue
@@ -419,14 +427,24 @@ class RuleEngine:
         """Sentences that are not the answer's content: strong refusals, disclaimers, meta text."""
         # Only plain declining: rebuttals, deflections and cautions stay in the content, where
         # they show that it goes on refusing.
+        gates = [lg.gate.candidates(response) for lg in languages]
         marks = [
             (a, b, "refusal", cue)
-            for a, b, cue, _ in self._refusal_marks(response, languages, set_aside_only=True)
+            for a, b, cue, _ in self._refusal_marks(response, languages, set_aside_only=True, gates=gates)
         ]
-        for lg in languages:
-            for kind, cues in (("disclaimer", lg.disclaimers), ("meta", lg.meta)):
-                for cc in cues:
-                    marks += [(m.start(), m.end(), kind, cc.cue.id) for m in cc.rx.finditer(response)]
+        for lg, gate in zip(languages, gates, strict=True):
+            # Only cues whose literals occur in the text are searched (most answers carry none).
+            offset = len(lg.concepts) + len(lg.refusals) + len(lg.compliance)
+            for j in gate:
+                i = j - offset
+                if not 0 <= i < len(lg.disclaimers) + len(lg.meta):
+                    continue
+                kind, cc = (
+                    ("disclaimer", lg.disclaimers[i])
+                    if i < len(lg.disclaimers)
+                    else ("meta", lg.meta[i - len(lg.disclaimers)])
+                )
+                marks += [(m.start(), m.end(), kind, cc.cue.id) for m in cc.rx.finditer(response)]
         if not marks:
             return []
         spans: list[_Span] = []
