@@ -194,6 +194,8 @@ async def build(config_path: Path) -> dict[str, Any]:
                 if shards % 50 == 0:
                     print(f"built {shards} shards, {responses:,} responses", file=sys.stderr, flush=True)
             await conn.execute(update(runs_t).where(runs_t.c.id == config.run_id).values(status="completed"))
+        # The rows went in with plain inserts: count the run's totals as the store's own writes would.
+        await store.recount_totals(config.run_id)
         async with store.engine.connect() as conn:
             from sqlalchemy import func
 
