@@ -16,6 +16,7 @@ from core.types import (
     CaseKind,
     Label,
     Outcome,
+    ResponseRecord,
     SkippedRow,
     VerdictStatus,
 )
@@ -314,14 +315,19 @@ async def test_totals_follow_every_kind_of_write(store: Store) -> None:
     await started(store)
     await started(store, "other-run")
     assert await store.run_counts(RUN) == await store.run_counts("nothing")
-    failed = {"outcome": Outcome.FAILED_TRANSIENT, "text": "", "prompt_tokens": 3, "cost_usd": 0.01}
+
+    def failed(key: str, target: str = "sim-a") -> ResponseRecord:
+        return make_response(
+            key, target=target, outcome=Outcome.FAILED_TRANSIENT, text="", prompt_tokens=3, cost_usd=0.01
+        )
+
     await store.save_responses(
         [
             make_response("a1"),
-            make_response("a2", **failed),
+            failed("a2"),
             make_response("a3", outcome=Outcome.INCOMPLETE, cost_usd=0.125),
             make_response("b1", target="sim-b", outcome=Outcome.BLOCKED_BY_VENDOR, cost_usd=0.0),
-            make_response("b2", target="sim-b", **failed),
+            failed("b2", "sim-b"),
             make_response("o1", run_id="other-run", cost_usd=7.0),
         ]
     )
@@ -345,10 +351,10 @@ async def test_totals_follow_every_kind_of_write(store: Store) -> None:
             make_response("a1", text="ignored"),
             make_response("a2", outcome=Outcome.INCOMPLETE, cost_usd=0.5),
             make_response("a3", target="sim-a", cost_usd=0.25),
-            make_response("b2", target="sim-b", **failed),
+            failed("b2", "sim-b"),
             make_response("b2", target="sim-b", outcome=Outcome.COMPLETED),
-            make_response("b3", target="sim-b", **failed),
-            make_response("b3", target="sim-b", **failed),
+            failed("b3", "sim-b"),
+            failed("b3", "sim-b"),
             make_response("o1", run_id="other-run", outcome=Outcome.FAILED_TRANSIENT),
             make_response("o2", run_id="other-run", outcome=Outcome.FAILED_PERMANENT),
         ]
