@@ -27,8 +27,8 @@ from sqlalchemy import (
     String,
     Table,
     and_,
+    bindparam,
     case,
-    column,
     delete,
     exists,
     func,
@@ -37,7 +37,6 @@ from sqlalchemy import (
     select,
     text,
     update,
-    values,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
@@ -100,6 +99,31 @@ _RUN_LOCK = text(
 )
 # What a replacement needs of a stored response to move it between total rows.
 _STORED_FIELDS = (*_RESPONSE_KEY, *_TOTALS_KEY[1:], *_TOTALS_SUMS)
+# Postgres: (run_id, work_key)s as two array parameters, ``unnest(...) AS k(run_id, work_key)``.
+# Joined on a table's leading key columns it is planned as a loop over the primary key or unique
+# index, with or without statistics (an IN list can be planned as a scan of the whole run), and the
+# statement is the same for any number of keys, so it is compiled once.
+_TEXT_ARRAY = postgresql.ARRAY(String)
+_KEYS = (
+    func.unnest(bindparam("runs", type_=_TEXT_ARRAY), bindparam("keys", type_=_TEXT_ARRAY))
+    .table_valued("run_id", "work_key")
+    .render_derived(name="k")
+)
+_R, _V = _RESPONSES.c, _VERDICTS.c
+_STORED_RETRYABLE = (
+    select(*(_R[name] for name in _STORED_FIELDS))
+    .select_from(_RESPONSES.join(_KEYS, and_(_R.run_id == _KEYS.c.run_id, _R.work_key == _KEYS.c.work_key)))
+    .where(_R.outcome.in_(RETRYABLE_OUTCOMES))
+)
+_VERDICT_FIELDS = (_V.run_id, _V.work_key, _V.critic, _V.critic_version, _V.status)
+_STORED_VERDICTS = select(*_VERDICT_FIELDS).select_from(
+    _VERDICTS.join(_KEYS, and_(_V.run_id == _KEYS.c.run_id, _V.work_key == _KEYS.c.work_key))
+)
+_DELETE_VERDICTS = (
+    delete(_VERDICTS)
+    .where(_V.run_id == _KEYS.c.run_id, _V.work_key == _KEYS.c.work_key)
+    .returning(*_VERDICT_FIELDS)
+)
 _T = TypeVar("_T")
 _TARGET_FIELDS = ("target", "model", "adapter", "limit_key", "planned", "status", "status_detail")
 
@@ -145,9 +169,11 @@ class _StoredRows(Exception):
 class _Tally:
     """What one write transaction changes in the run totals, added to them at its end."""
 
-    __slots__ = ("responses", "verdicts")
+    __slots__ = ("met_stored", "responses", "verdicts")
 
     def __init__(self) -> None:
+        self.met_stored = False
+        """The write found some of its keys stored (Postgres: it ran under the runs' locks)."""
         # (run_id, target, outcome) -> [responses, prompt_tokens, completion_tokens, cost_usd]
         self.responses: dict[tuple[str, str, str], list[Any]] = {}
         # (run_id, critic, critic_version, status) -> verdicts
@@ -207,6 +233,7 @@ class Store:
         self._upsert_verdicts = self._replace_verdicts()
         self._add_totals = self._adding(_TOTALS, _TOTALS_KEY, "responses", _TOTALS_SUMS)
         self._add_verdict_totals = self._adding(_VERDICT_TOTALS, _VERDICT_TOTALS_KEY, "verdicts", ())
+        self._meeting_stored: set[str] = set()  # runs whose last write found stored rows (Postgres)
 
     @classmethod
     async def open(
@@ -582,24 +609,32 @@ class Store:
                 await self._delete_verdicts_of(conn, replaced, tally)
             return written
 
-        return await self._counted_write(write)
+        return await self._counted_write({row["run_id"] for row in values}, write)
 
-    async def _counted_write(self, write: Callable[[AsyncConnection, _Tally, bool], Awaitable[_T]]) -> _T:
+    async def _counted_write(
+        self, run_ids: set[str], write: Callable[[AsyncConnection, _Tally, bool], Awaitable[_T]]
+    ) -> _T:
         """Run ``write(conn, tally, locked)`` in one write transaction and add its tally to the
-        totals at the end. ``locked`` is False at first; a Postgres write that meets stored rows
-        raises ``_StoredRows``, and the transaction is rolled back and run again with ``locked``
-        True, taking the runs' locks before it writes anything: a transaction never waits for a
-        run's lock while it holds row locks, so writers cannot deadlock on it."""
-        locked = False
+        totals at the end. A Postgres write that meets stored rows without ``locked`` raises
+        ``_StoredRows``: the transaction is rolled back and run again with ``locked``, taking the
+        runs' locks before it writes anything, so a transaction never waits for a run's lock while
+        it holds row locks and writers cannot deadlock on it. While a run's writes keep meeting
+        stored rows (a rerun replacing failures), they start locked instead of trying twice."""
+        locked = self._dialect == "postgresql" and not run_ids.isdisjoint(self._meeting_stored)
         while True:
             tally = _Tally()
             try:
                 async with self._write_engine.begin() as conn:
                     result = await write(conn, tally, locked)
                     await self._add_tally(conn, tally)
-                return result
             except _StoredRows:
                 locked = True
+                continue
+            if tally.met_stored:
+                self._meeting_stored |= run_ids
+            else:
+                self._meeting_stored -= run_ids
+            return result
 
     async def _save_responses_sqlite(
         self, conn: AsyncConnection, values: list[dict[str, Any]], tally: _Tally
@@ -639,8 +674,8 @@ class Store:
         """(rows written, keys replaced). asyncpg reports no executemany rowcount, so RETURNING
         lists the keys. New keys go in by insert-or-ignore first: a fresh run's batches end there,
         without a lock or a lookup. Keys found stored are read only under the runs' locks (which
-        every writer that replaces rows holds), joined to a VALUES list by primary key: an IN list
-        is planned as a scan of the whole run while the table has no statistics yet."""
+        every writer that replaces rows holds), through ``_KEYS``: an IN list is planned as a scan
+        of the whole run while the table has no statistics yet."""
         key = (_RESPONSES.c.run_id, _RESPONSES.c.work_key)
         if locked:
             await self._lock_runs(conn, (row["run_id"] for row in values))
@@ -655,16 +690,11 @@ class Store:
             return len(inserted), []
         if not locked:
             raise _StoredRows
-        r = _RESPONSES.c
-        old: dict[tuple[str, str], dict[str, Any]] = {}
-        for chunk in _chunks([(row["run_id"], row["work_key"]) for row in stored], _IN_CHUNK):
-            k = _key_values(chunk)
-            found = await conn.execute(
-                select(*(r[name] for name in _STORED_FIELDS))
-                .select_from(_RESPONSES.join(k, and_(r.run_id == k.c.run_id, r.work_key == k.c.work_key)))
-                .where(r.outcome.in_(RETRYABLE_OUTCOMES))
-            )
-            old.update(((row["run_id"], row["work_key"]), dict(row)) for row in found.mappings())
+        tally.met_stored = True
+        found = await conn.execute(
+            _STORED_RETRYABLE, _key_arrays((row["run_id"], row["work_key"]) for row in stored)
+        )
+        old = {(row["run_id"], row["work_key"]): dict(row) for row in found.mappings()}
         retry = [row for row in stored if (row["run_id"], row["work_key"]) in old]
         if not retry:
             return len(inserted), []
@@ -679,30 +709,20 @@ class Store:
         self, conn: AsyncConnection, keys: Sequence[tuple[str, str]], tally: _Tally
     ) -> None:
         """Delete the verdicts of these (run_id, work_key)s, counting what was deleted. SQLite: one
-        IN list per run (its planner takes the unique index); Postgres: a VALUES list joined on the
-        unique index's leading columns (an IN list could be planned as a scan of the run)."""
-        v = _VERDICTS.c
-        returning = (v.run_id, v.critic, v.critic_version, v.status)
-        statements: list[Any] = []
+        IN list per run (its planner takes the unique index); Postgres: through ``_KEYS``."""
+        results = []
         if self._dialect == "sqlite":
             by_run: dict[str, list[str]] = {}
             for run_id, work_key in keys:
                 by_run.setdefault(run_id, []).append(work_key)
             for run_id, run_keys in by_run.items():
-                statements.extend(
-                    delete(_VERDICTS).where(v.run_id == run_id, v.work_key.in_(chunk)).returning(*returning)
-                    for chunk in _chunks(run_keys, _IN_CHUNK)
-                )
+                for chunk in _chunks(run_keys, _IN_CHUNK):
+                    stmt = delete(_VERDICTS).where(_V.run_id == run_id, _V.work_key.in_(chunk))
+                    results.append(await conn.execute(stmt.returning(*_VERDICT_FIELDS)))
         else:
-            for chunk in _chunks(list(keys), _IN_CHUNK):
-                k = _key_values(chunk)
-                statements.append(
-                    delete(_VERDICTS)
-                    .where(v.run_id == k.c.run_id, v.work_key == k.c.work_key)
-                    .returning(*returning)
-                )
-        for stmt in statements:
-            for run_id, critic, version, status in await conn.execute(stmt):
+            results.append(await conn.execute(_DELETE_VERDICTS, _key_arrays(keys)))
+        for result in results:
+            for run_id, _key, critic, version, status in result:
                 tally.verdict(run_id, critic, version, status, -1)
 
     async def find_cached(self, cache_keys: Iterable[str]) -> dict[str, ResponseRecord]:
@@ -809,7 +829,7 @@ class Store:
             else:
                 await self._save_verdicts_postgres(conn, run_id, rows, tally, locked)
 
-        await self._counted_write(write)
+        await self._counted_write({run_id}, write)
 
     async def _save_verdicts_postgres(
         self, conn: AsyncConnection, run_id: str, rows: list[dict[str, Any]], tally: _Tally, locked: bool
@@ -832,29 +852,30 @@ class Store:
             return
         if not locked:
             raise _StoredRows
+        tally.met_stored = True
         await self._upsert_known(conn, run_id, rest, await self._stored_verdicts(conn, run_id, rest), tally)
 
     async def _stored_verdicts(
         self, conn: AsyncConnection, run_id: str, rows: Sequence[Mapping[str, Any]]
     ) -> dict[tuple[str, str, str], str]:
         """The stored status of each (work key, critic, version) among ``rows``. Looked up by
-        (run_id, work_key), the unique index's leading columns: SQLite with an IN list, Postgres
-        with a VALUES list (naming the critic too lets it take the (run, critic) index and scan)."""
-        v = _VERDICTS.c
-        cols = (v.work_key, v.critic, v.critic_version, v.status)
+        (run_id, work_key), the unique index's leading columns (naming the critic too would let
+        Postgres take the (run, critic) index and scan it): SQLite with an IN list, Postgres
+        through ``_KEYS``."""
         work_keys = list(dict.fromkeys(row["work_key"] for row in rows))
-        found: dict[tuple[str, str, str], str] = {}
-        for chunk in _chunks(work_keys, _IN_CHUNK):
-            if self._dialect == "sqlite":
-                query = select(*cols).where(v.run_id == run_id, v.work_key.in_(chunk))
-            else:
-                k = _key_values([(run_id, work_key) for work_key in chunk])
-                query = select(*cols).select_from(
-                    _VERDICTS.join(k, and_(v.run_id == k.c.run_id, v.work_key == k.c.work_key))
-                )
-            for work_key, critic, version, status in await conn.execute(query):
-                found[(work_key, critic, version)] = status
-        return found
+        results = []
+        if self._dialect == "sqlite":
+            for chunk in _chunks(work_keys, _IN_CHUNK):
+                query = select(*_VERDICT_FIELDS).where(_V.run_id == run_id, _V.work_key.in_(chunk))
+                results.append(await conn.execute(query))
+        else:
+            arrays = _key_arrays((run_id, work_key) for work_key in work_keys)
+            results.append(await conn.execute(_STORED_VERDICTS, arrays))
+        return {
+            (work_key, critic, version): status
+            for result in results
+            for _run, work_key, critic, version, status in result
+        }
 
     async def _upsert_known(
         self,
@@ -929,9 +950,14 @@ class Store:
             await conn.execute(self._insert_ignore(_SKIPPED, ["run_id", "file", "line"]), values)
 
 
-def _key_values(keys: Sequence[tuple[str, str]]) -> Any:
-    """``(VALUES ...) AS k (run_id, work_key)``: keys to join on the primary key (Postgres)."""
-    return values(column("run_id", String), column("work_key", String), name="k").data(list(keys))
+def _key_arrays(keys: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
+    """The parameters of ``_KEYS`` for these (run_id, work_key)s."""
+    runs: list[str] = []
+    work_keys: list[str] = []
+    for run_id, work_key in keys:
+        runs.append(run_id)
+        work_keys.append(work_key)
+    return {"runs": runs, "keys": work_keys}
 
 
 def _fold_same_key(values: list[dict[str, Any]]) -> list[dict[str, Any]]:
