@@ -4,7 +4,8 @@ Builds a store holding a finished run of ``--items`` work items (default 4.8M: a
 targets x 2 decoding settings over 240,000 cases) from a synthetic suite file. A real session of the
 run (``gateway.pipeline.execute`` with scripted adapters) answers shard 0 and is stopped; every other
 shard's cases, responses (one per target and decoding) and ``run_shards`` row (done) are then
-bulk-inserted as if earlier workers had sent them, and the run is marked completed.
+bulk-inserted as if earlier workers had sent them, the run's totals are counted from them
+(``Store.recount_totals``), and the run is marked completed.
 
 Then, each in a fresh interpreter so memory is its own: rerunning the run (the real ``execute``
 path, scripted adapters that must receive nothing) gives ``resume_seconds`` and
@@ -194,6 +195,8 @@ async def build(config_path: Path) -> dict[str, Any]:
                 if shards % 50 == 0:
                     print(f"built {shards} shards, {responses:,} responses", file=sys.stderr, flush=True)
             await conn.execute(update(runs_t).where(runs_t.c.id == config.run_id).values(status="completed"))
+        # The rows went in with plain inserts: count the run's totals as the store's own writes would.
+        await store.recount_totals(config.run_id)
         async with store.engine.connect() as conn:
             from sqlalchemy import func
 

@@ -71,8 +71,8 @@ async def current_revision(engine: AsyncEngine) -> str | None:
         return await conn.run_sync(lambda sync: MigrationContext.configure(sync).get_current_revision())
 
 
-async def upgrade(engine: AsyncEngine) -> None:
-    """Upgrade the schema to head under a lock.
+async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
+    """Upgrade the schema to ``revision`` (default: head) under a lock.
 
     A database whose tables were created without Alembic (``SQLModel.metadata.create_all``) is
     stamped at head when it matches this version's schema exactly, and refused otherwise.
@@ -81,7 +81,7 @@ async def upgrade(engine: AsyncEngine) -> None:
         if conn.dialect.name == "sqlite":
             conn = await conn.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})
         async with conn.begin():
-            await conn.run_sync(_upgrade_locked)
+            await conn.run_sync(_upgrade_locked, revision)
 
 
 def schema_differences(connection: Connection) -> list[object]:
@@ -90,7 +90,7 @@ def schema_differences(connection: Connection) -> list[object]:
     return list(compare_metadata(context, SQLModel.metadata))
 
 
-def _upgrade_locked(connection: Connection) -> None:
+def _upgrade_locked(connection: Connection, revision: str) -> None:
     if connection.dialect.name == "postgresql":
         # Keyed by schema so that stores in different schemas of one database do not wait on each other.
         connection.exec_driver_sql(
@@ -109,4 +109,4 @@ def _upgrade_locked(connection: Connection) -> None:
         command.stamp(cfg, "head")
         return
     _refuse_unknown(current)
-    command.upgrade(cfg, "head")
+    command.upgrade(cfg, revision)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Column, DateTime, Dialect, Index, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy import BigInteger, Column, DateTime, Dialect, Index, Text, TypeDecorator, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -160,6 +160,40 @@ class VerdictRow(SQLModel, table=True):
     explanation: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     created_at: datetime = Field(default_factory=utcnow, sa_column=_stamp())
+
+
+class RunTotalRow(SQLModel, table=True):
+    """A run's responses counted per (target, outcome), with their tokens and cost: exactly what
+    ``GROUP BY target, outcome`` over the run's ``responses`` rows gives (cost up to float rounding).
+
+    Kept by ``db.store.Store.save_responses`` in the transaction that writes the rows, so reading a
+    run's counts and spend costs one row per (target, outcome), however many items it stored. A
+    bucket whose last row moved to another outcome (a retried failure) stays with ``responses = 0``.
+    """
+
+    __tablename__ = "run_totals"
+
+    run_id: str = Field(primary_key=True, max_length=64)
+    target: str = Field(primary_key=True, max_length=200)
+    outcome: str = Field(primary_key=True, max_length=32)
+    responses: int = Field(default=0, sa_type=BigInteger)
+    prompt_tokens: int = Field(default=0, sa_type=BigInteger)
+    completion_tokens: int = Field(default=0, sa_type=BigInteger)
+    cost_usd: float = Field(default=0.0)
+
+
+class VerdictTotalRow(SQLModel, table=True):
+    """A run's verdicts counted per (critic, critic version, status), as ``GROUP BY`` over its
+    ``verdicts`` rows gives; kept by ``Store.save_verdicts`` and by ``Store.save_responses`` (which
+    deletes the verdicts of a replaced answer) in the transaction that changes the rows."""
+
+    __tablename__ = "verdict_totals"
+
+    run_id: str = Field(primary_key=True, max_length=64)
+    critic: str = Field(primary_key=True, max_length=100)
+    critic_version: str = Field(primary_key=True, max_length=100)
+    status: str = Field(primary_key=True, max_length=32)
+    verdicts: int = Field(default=0, sa_type=BigInteger)
 
 
 class SkippedRowRow(SQLModel, table=True):

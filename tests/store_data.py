@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
+import pytest
+
 from core.types import Case, Label, Outcome, ResponseRecord, Verdict, VerdictStatus
 from db.store import Store
 from db.tables import RunTargetRow
@@ -70,3 +72,69 @@ def target_row(target: str, planned: int) -> RunTargetRow:
 async def started(store: Store, run_id: str = RUN, name: str = "nightly") -> Store:
     await store.start_run(run_id=run_id, name=name, spec_json='{"x": 1}', targets=[target_row("sim-a", 3)])
     return store
+
+
+async def assert_totals_match(store: Store, run_id: str = RUN) -> None:
+    """The run's maintained totals equal a fresh count of its stored responses and verdicts."""
+    from sqlalchemy import text
+
+    params = {"run": run_id}
+    async with store.engine.connect() as conn:
+        counted = {
+            (target, outcome): (int(n), int(p), int(c), float(usd))
+            for target, outcome, n, p, c, usd in await conn.execute(
+                text(
+                    "SELECT target, outcome, COUNT(*), SUM(prompt_tokens), SUM(completion_tokens), "
+                    "SUM(cost_usd) FROM responses WHERE run_id = :run GROUP BY target, outcome"
+                ),
+                params,
+            )
+        }
+        kept = {
+            (target, outcome): (int(n), int(p), int(c), float(usd))
+            for target, outcome, n, p, c, usd in await conn.execute(
+                text(
+                    "SELECT target, outcome, responses, prompt_tokens, completion_tokens, cost_usd "
+                    "FROM run_totals WHERE run_id = :run"
+                ),
+                params,
+            )
+        }
+        verdicts = {
+            tuple(row[:3]): int(row[3])
+            for row in await conn.execute(
+                text(
+                    "SELECT critic, critic_version, status, COUNT(*) FROM verdicts WHERE run_id = :run "
+                    "GROUP BY critic, critic_version, status"
+                ),
+                params,
+            )
+        }
+        kept_verdicts = {
+            tuple(row[:3]): int(row[3])
+            for row in await conn.execute(
+                text(
+                    "SELECT critic, critic_version, status, verdicts FROM verdict_totals "
+                    "WHERE run_id = :run AND verdicts <> 0"
+                ),
+                params,
+            )
+        }
+    emptied = {key: sums for key, sums in kept.items() if key not in counted}
+    assert all(sums == (0, 0, 0, 0.0) for sums in emptied.values()), emptied
+    assert {key: sums[:3] for key, sums in kept.items() if key in counted} == {
+        key: sums[:3] for key, sums in counted.items()
+    }
+    for key, sums in counted.items():
+        assert kept[key][3] == pytest.approx(sums[3], rel=1e-9, abs=1e-12), key
+    assert kept_verdicts == verdicts
+    done: dict[str, int] = {}
+    for (target, _outcome), sums in counted.items():
+        done[target] = done.get(target, 0) + sums[0]
+    assert await store.done_counts(run_id) == done
+    assert await store.spent_usd(run_id) == pytest.approx(sum(s[3] for s in counted.values()), abs=1e-12)
+    counts = await store.run_counts(run_id)
+    assert {t: dict(o) for t, o in counts.outcomes.items()} == {
+        target: {o: s[0] for (t, o), s in counted.items() if t == target} for target in done
+    }
+    assert dict(counts.verdicts) == verdicts

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy.exc import OperationalError
-from store_data import RUN, make_response, started
+from store_data import RUN, assert_totals_match, make_response, started
 
 from core.types import Outcome, ResponseRecord, Verdict
 from db.journal import Journal, decode, encode, import_orphans
@@ -93,6 +93,7 @@ async def test_orphans_are_imported_once_and_live_journals_left_alone(tmp_path: 
     assert not dead.folder.exists()
     assert live.folder.exists()
     live.close()
+    await assert_totals_match(store)
 
 
 def test_a_second_worker_cannot_take_a_live_journal(tmp_path: Path) -> None:

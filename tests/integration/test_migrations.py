@@ -141,3 +141,60 @@ def test_cli_db_upgrade_names_a_bad_url_without_its_password() -> None:
     assert result.exit_code == 1
     assert "mysql://auditor:***@db.example/x" in result.output
     assert "s3cretpass" not in result.output
+
+
+async def test_upgrade_to_run_totals_counts_the_stored_rows(db_url: str) -> None:
+    from store_data import RUN, assert_totals_match, make_response, make_verdict
+
+    from core.types import Outcome, VerdictStatus
+    from db.records import response_to_row, verdict_to_row
+    from db.tables import ResponseRow, RunRow, VerdictRow, utcnow
+
+    engine = create_engine(db_url)
+    try:
+        await migrate.upgrade(engine, "0004")
+        now = utcnow()
+        responses = [
+            make_response("a"),
+            make_response("b", outcome=Outcome.FAILED_TRANSIENT, cost_usd=0.5),
+            make_response("c", target="sim-b", prompt_tokens=7),
+            make_response("d", run_id="other", cost_usd=2.0),
+        ]
+        async with engine.begin() as conn:
+            await conn.execute(
+                RunRow.__table__.insert(),  # type: ignore[attr-defined]
+                [
+                    {
+                        "id": run,
+                        "name": "n",
+                        "spec_json": "{}",
+                        "spec_hash": run,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                    for run in (RUN, "other")
+                ],
+            )
+            await conn.execute(
+                ResponseRow.__table__.insert(),  # type: ignore[attr-defined]
+                [response_to_row(r, 100, now) for r in responses],
+            )
+            await conn.execute(
+                VerdictRow.__table__.insert(),  # type: ignore[attr-defined]
+                [
+                    verdict_to_row(RUN, make_verdict("a"), 100, now),
+                    verdict_to_row(RUN, make_verdict("c", status=VerdictStatus.CRITIC_ERROR), 100, now),
+                ],
+            )
+    finally:
+        await engine.dispose()
+    assert await revision(db_url) == "0004"
+    async with await Store.open(db_url) as store:
+        assert await revision(db_url) == migrate.head_revision()
+        await assert_totals_match(store)
+        await assert_totals_match(store, "other")
+        assert await store.done_counts(RUN) == {"sim-a": 2, "sim-b": 1}
+        assert await store.spent_usd("other") == 2.0
+        # Writes after the upgrade go on from the counted totals.
+        await store.save_responses([make_response("b"), make_response("e")])
+        await assert_totals_match(store)

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
+import random
 from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import select, text
-from store_data import RUN, make_case, make_response, make_verdict, started, target_row
+from store_data import RUN, assert_totals_match, make_case, make_response, make_verdict, started, target_row
 
 from core.types import (
     CaseKind,
     Label,
     Outcome,
+    ResponseRecord,
     SkippedRow,
     VerdictStatus,
 )
@@ -40,7 +43,7 @@ async def test_dialect_and_schema_follow_url(store: Store, db_url: str) -> None:
             text("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema()")
         )
     assert f"search_path={schema}" in db_url
-    assert tables == 13  # 12 tables (migrations 0001-0004) and alembic_version
+    assert tables == 15  # 14 tables (migrations 0001-0005) and alembic_version
 
 
 async def test_start_and_resume_run_updates_planned_counts(store: Store) -> None:
@@ -245,6 +248,7 @@ async def test_save_replaces_only_transient_and_incomplete_rows(store: Store) ->
     assert await stored_rows(store) == rows
     async with store.engine.connect() as conn:
         assert await conn.scalar(text("SELECT COUNT(*) FROM responses")) == 5
+    await assert_totals_match(store)
 
 
 async def test_retryable_row_replaced_by_another_failure_and_same_key_within_one_call(store: Store) -> None:
@@ -271,6 +275,7 @@ async def test_retryable_row_replaced_by_another_failure_and_same_key_within_one
     assert rows["n"][:4] == ("FAILED_TRANSIENT", "", 2, 20)
     assert rows["f"][:2] == ("COMPLETED", "final")
     assert (await store.find_cached(["cache-k"]))["cache-k"].text == "done"
+    await assert_totals_match(store)
 
 
 async def test_spent_usd(store: Store) -> None:
@@ -303,6 +308,146 @@ async def test_verdict_upsert_per_critic_and_version(store: Store) -> None:
         ("judge", "2", "SCORED", "safe", 0.1, '["CI"]'),
         ("rules", "1", "SCORED", "unsafe", 0.9, '["CI"]'),
     ]
+    await assert_totals_match(store)
+
+
+async def test_totals_follow_every_kind_of_write(store: Store) -> None:
+    await started(store)
+    await started(store, "other-run")
+    assert await store.run_counts(RUN) == await store.run_counts("nothing")
+
+    def failed(key: str, target: str = "sim-a") -> ResponseRecord:
+        return make_response(
+            key, target=target, outcome=Outcome.FAILED_TRANSIENT, text="", prompt_tokens=3, cost_usd=0.01
+        )
+
+    await store.save_responses(
+        [
+            make_response("a1"),
+            failed("a2"),
+            make_response("a3", outcome=Outcome.INCOMPLETE, cost_usd=0.125),
+            make_response("b1", target="sim-b", outcome=Outcome.BLOCKED_BY_VENDOR, cost_usd=0.0),
+            failed("b2", "sim-b"),
+            make_response("o1", run_id="other-run", cost_usd=7.0),
+        ]
+    )
+    await assert_totals_match(store)
+    await assert_totals_match(store, "other-run")
+    await store.save_verdicts(
+        RUN,
+        [
+            make_verdict("a1"),
+            make_verdict("a2", status=VerdictStatus.CRITIC_ERROR, label=None),
+            make_verdict("a3"),
+            make_verdict("a3", critic="judge"),
+            make_verdict("zz"),  # a verdict without a stored response counts too
+        ],
+    )
+    await assert_totals_match(store)
+    # Replacements (one into another retryable outcome), ignored duplicates, same-key folding, two
+    # runs in one call; the replaced rows' verdicts go.
+    await store.save_responses(
+        [
+            make_response("a1", text="ignored"),
+            make_response("a2", outcome=Outcome.INCOMPLETE, cost_usd=0.5),
+            make_response("a3", target="sim-a", cost_usd=0.25),
+            failed("b2", "sim-b"),
+            make_response("b2", target="sim-b", outcome=Outcome.COMPLETED),
+            failed("b3", "sim-b"),
+            failed("b3", "sim-b"),
+            make_response("o1", run_id="other-run", outcome=Outcome.FAILED_TRANSIENT),
+            make_response("o2", run_id="other-run", outcome=Outcome.FAILED_PERMANENT),
+        ]
+    )
+    assert await verdict_keys(store) == {"a1", "zz"}
+    await assert_totals_match(store)
+    await assert_totals_match(store, "other-run")
+    counts = await store.run_counts(RUN)
+    assert counts.outcomes == {
+        "sim-a": {"COMPLETED": 2, "INCOMPLETE": 1},
+        "sim-b": {"BLOCKED_BY_VENDOR": 1, "COMPLETED": 1, "FAILED_TRANSIENT": 1},
+    }
+    assert await store.done_counts(RUN, include_retryable=False) == {"sim-a": 2, "sim-b": 2}
+    # Verdict upserts: an error replaced by a score, a score by a score, an error never over a score.
+    await store.save_verdicts(RUN, [make_verdict("a2", status=VerdictStatus.CRITIC_ERROR, label=None)])
+    await store.save_verdicts(
+        RUN,
+        [
+            make_verdict("a1", status=VerdictStatus.CRITIC_ERROR, label=None),
+            make_verdict("zz", label=Label.UNSAFE),
+            make_verdict("b2", status=VerdictStatus.CRITIC_ERROR, label=None),
+            make_verdict("b2"),
+        ],
+    )
+    await store.save_verdicts(RUN, [make_verdict("a2")])
+    await assert_totals_match(store)
+    assert (await store.run_counts(RUN)).verdicts == {("rules", "1", "SCORED"): 4}
+
+
+async def test_totals_stay_exact_under_concurrent_writers(db_url: str) -> None:
+    # Two engines (on Postgres: real concurrent transactions) write overlapping keys: new rows,
+    # failures and their replacements, duplicates, verdicts, and verdicts deleted with a replaced
+    # answer, in random order.
+    stores = [await Store.open(db_url) for _ in range(2)]
+    try:
+        await started(stores[0])
+        rng = random.Random(7)
+        outcomes = [
+            Outcome.COMPLETED,
+            Outcome.FAILED_TRANSIENT,
+            Outcome.INCOMPLETE,
+            Outcome.BLOCKED_BY_VENDOR,
+        ]
+
+        async def writer(store: Store, seed: int) -> None:
+            mine = random.Random(seed)
+            for _ in range(12):
+                keys = mine.sample(range(60), 15)
+                batch = [
+                    make_response(
+                        f"k{k}",
+                        target=f"t{k % 3}",
+                        outcome=mine.choice(outcomes),
+                        prompt_tokens=mine.randrange(50),
+                        cost_usd=mine.randrange(100) / 64,
+                    )
+                    for k in keys
+                ]
+                await store.save_responses(batch)
+                statuses = [VerdictStatus.SCORED, VerdictStatus.CRITIC_ERROR]
+                await store.save_verdicts(
+                    RUN,
+                    [
+                        make_verdict(f"k{k}", status=mine.choice(statuses), critic=mine.choice(["a", "b"]))
+                        for k in mine.sample(range(60), 10)
+                    ],
+                )
+
+        await asyncio.gather(*(writer(s, rng.randrange(1 << 30)) for s in stores for _ in range(3)))
+        await assert_totals_match(stores[0])
+    finally:
+        for s in stores:
+            await s.close()
+
+
+async def test_recount_totals_after_rows_loaded_with_plain_sql(store: Store) -> None:
+    from db.records import response_to_row, verdict_to_row
+    from db.tables import ResponseRow, VerdictRow, utcnow
+
+    await started(store)
+    await store.save_responses([make_response("a")])
+    now = utcnow()
+    rows = [response_to_row(make_response(f"k{i}", target=f"t{i % 2}"), 100, now) for i in range(5)]
+    async with store.engine.begin() as conn:
+        await conn.execute(ResponseRow.__table__.insert(), rows)  # type: ignore[attr-defined]
+        await conn.execute(
+            VerdictRow.__table__.insert(),  # type: ignore[attr-defined]
+            [verdict_to_row(RUN, make_verdict(f"k{i}"), 100, now) for i in range(3)],
+        )
+    assert await store.done_counts(RUN) == {"sim-a": 1}  # the plain inserts bypassed the totals
+    await store.recount_totals(RUN)
+    await assert_totals_match(store)
+    assert await store.done_counts(RUN) == {"sim-a": 1, "t0": 3, "t1": 2}
 
 
 async def test_pending_critique(store: Store) -> None:
