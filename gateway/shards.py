@@ -202,6 +202,13 @@ class ShardTracker:
         self._finished, self._unfinished = [], []
         return finished, unfinished
 
+    def give_back(self, finished: list[int], unfinished: list[int]) -> None:
+        """Shards ``take`` returned that could not be recorded: the next ``take`` returns them again."""
+        self._finished[:0] = finished
+        self._unfinished[:0] = unfinished
+        if finished or unfinished:
+            self.settled.set()
+
     @property
     def in_flight(self) -> int:
         """Shards still in the pipeline."""
@@ -266,6 +273,7 @@ class Membership:
         self.options = options
         self.me = me or WorkerIdentity.current()
         self.tracker: ShardTracker | None = None
+        self._recording = asyncio.Lock()
         self._flush: Callable[[], Awaitable[None]] | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -331,19 +339,33 @@ class Membership:
         """Record shards that left the pipeline: finished ones done (after a flush), others freed."""
         if self.tracker is None or self._flush is None:
             return
-        finished, unfinished = self.tracker.take()
-        if finished:
-            await self._flush()
-            cases = [self.tracker.cases.pop(s) for s in finished]
-            retryable = [await self.store.retryable_count(self.run_id, ids) for ids in cases]
-            sizes = [len(c) for c in cases]
-            await wait_out_locks(
-                lambda: self.coord.finish(self.run_id, finished, self.worker_id, sizes, retryable)
-            )
-        if unfinished:
-            for s in unfinished:
-                self.tracker.cases.pop(s, None)
-            await wait_out_locks(lambda: self.coord.release(self.run_id, unfinished, self.worker_id))
+        tracker = self.tracker
+        # One recording at a time (the heartbeat's recorder and the run's own last call can meet),
+        # and shards taken but not recorded (an error, or the recorder cancelled as the worker
+        # leaves) go back to the tracker: a finished shard is never forgotten and then freed unfinished.
+        async with self._recording:
+            finished, unfinished = tracker.take()
+            try:
+                if finished:
+                    await self._flush()
+                    cases = [tracker.cases[s] for s in finished]
+                    retryable = [await self.store.retryable_count(self.run_id, ids) for ids in cases]
+                    sizes = [len(c) for c in cases]
+                    done = list(finished)
+                    await wait_out_locks(
+                        lambda: self.coord.finish(self.run_id, done, self.worker_id, sizes, retryable)
+                    )
+                    for s in done:
+                        tracker.cases.pop(s, None)
+                    finished = []
+                if unfinished:
+                    freed = list(unfinished)
+                    await wait_out_locks(lambda: self.coord.release(self.run_id, freed, self.worker_id))
+                    for s in freed:
+                        tracker.cases.pop(s, None)
+                    unfinished = []
+            finally:
+                tracker.give_back(finished, unfinished)
 
     async def takeover(self) -> list[int]:
         """Shards of workers that stopped renewing their leases, now this worker's (their journals

@@ -114,6 +114,41 @@ async def test_a_stalled_worker_learns_which_shards_it_lost(db_url: str, tmp_pat
         await store.close()
 
 
+async def test_a_finished_shard_survives_a_recording_cut_short(db_url: str, tmp_path: Path) -> None:
+    """The recorder cancelled mid-flush (the worker leaving) or failing gives its shards back: the
+    next recording marks them done, never leaving them held to be freed as unfinished."""
+    store, coord = await _open(db_url)
+    try:
+        member = Membership(store, RUN, WorkerOptions(lease_s=30, journal_dir=tmp_path / "j"), me=_me(1))
+        await member.join()
+        tracker = ShardTracker(targets=1)
+        flushing = asyncio.Event()
+        release = asyncio.Event()
+
+        async def slow_flush() -> None:
+            flushing.set()
+            await release.wait()
+
+        member.tracker, member._flush = tracker, slow_flush
+        assert await member.claim(0)
+        tracker.open(0, ["case-0"])
+        tracker.add(0, 1)
+        tracker.fed(0)
+        tracker.done(0)
+        cut = asyncio.create_task(member.record())
+        await flushing.wait()
+        cut.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await cut
+        assert await coord.done_shards(RUN) == set()
+        release.set()
+        await member.record()
+        assert await coord.done_shards(RUN) == {0}
+        assert tracker.take() == ([], [])
+    finally:
+        await store.close()
+
+
 async def test_heartbeat_returns_the_shards_still_held(db_url: str) -> None:
     store, coord = await _open(db_url)
     try:
