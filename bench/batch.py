@@ -24,8 +24,7 @@ import time
 from pathlib import Path
 
 import yaml
-from gateway_common import run_config, write_suite
-from resume import start
+from gateway_common import run_config, start_seval_run, write_suite
 
 PRICES = {"input_per_1m": 0.5, "output_per_1m": 1.5}
 
@@ -54,7 +53,7 @@ async def main() -> None:
             )
             config = tmp / "run.yaml"
             config.write_text(yaml.safe_dump(spec), encoding="utf-8")
-            proc = await start(config)
+            proc = await start_seval_run(config)
             while (await vendor.stats())["batches_created"] < jobs and proc.returncode is None:  # noqa: ASYNC110
                 await asyncio.sleep(0.05)
             if proc.returncode is not None:
@@ -63,7 +62,7 @@ async def main() -> None:
             proc.send_signal(signal.SIGKILL)  # every job created, none ended: the run is polling
             await proc.wait()
             created_before_kill = (await vendor.stats())["batches_created"]
-            proc = await start(config)
+            proc = await start_seval_run(config)
             _, err_bytes = await proc.communicate()
             if proc.returncode != 0:
                 raise SystemExit(f"resumed session failed ({proc.returncode}): {err_bytes.decode()[-2000:]}")

@@ -11,6 +11,7 @@ import asyncio
 import json
 import os
 import resource
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -22,6 +23,8 @@ if TYPE_CHECKING:
     from core.protocols import TargetAdapter
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 IN_FLIGHT = 64
 
@@ -247,3 +250,20 @@ async def litellm_wire_chat(wire: str, root_url: str, prompt: str, *, api_key: s
                 parts.append(chunk.choices[0].delta.content)
             finish = chunk.choices[0].finish_reason or finish
     return finish == "stop" and bool(parts)
+
+
+async def start_seval_run(config: Path, *args: str) -> asyncio.subprocess.Process:
+    """``seval run CONFIG [ARGS]`` in a subprocess, logging warnings (JSON lines) to a stderr pipe."""
+    env = {**os.environ, "SEVAL_LOG_LEVEL": "WARNING", "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        "from gateway.cli import main; main()",
+        "run",
+        str(config),
+        *args,
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )

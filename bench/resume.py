@@ -69,7 +69,6 @@ import os
 import random
 import signal
 import sqlite3
-import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -77,9 +76,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import yaml
-from gateway_common import IN_FLIGHT, run_config, write_suite
+from gateway_common import IN_FLIGHT, run_config, start_seval_run, write_suite
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_POSTGRES = os.environ.get(
     "SEVAL_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 )
@@ -211,23 +209,6 @@ class PostgresStore:
         await self._admin.close()
 
 
-async def start(config: Path, *args: str) -> asyncio.subprocess.Process:
-    """``seval run CONFIG [ARGS]`` in a subprocess, logging warnings (JSON lines) to a stderr pipe."""
-    env = {**os.environ, "SEVAL_LOG_LEVEL": "WARNING", "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-c",
-        "from gateway.cli import main; main()",
-        "run",
-        str(config),
-        *args,
-        cwd=PROJECT_ROOT,
-        env=env,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-    )
-
-
 class Session:
     """One ``seval run`` process; its stderr (JSON log lines) is read as it comes so it never blocks."""
 
@@ -239,7 +220,7 @@ class Session:
     @classmethod
     async def start(cls, config: Path, journal_dir: Path) -> Session:
         """``seval run CONFIG`` journaling into ``journal_dir``."""
-        return cls(await start(config, "--journal-dir", str(journal_dir)))
+        return cls(await start_seval_run(config, "--journal-dir", str(journal_dir)))
 
     async def _read(self) -> None:
         assert self.proc.stderr is not None

@@ -38,9 +38,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from gateway_common import run_config, write_suite
+from gateway_common import run_config, start_seval_run, write_suite
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DB = "postgresql+asyncpg://127.0.0.1:5432/test"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
 
@@ -75,22 +74,6 @@ async def value(conn: Any, sql: str) -> Any:
         return await conn.fetchval(sql)
     except asyncpg.UndefinedTableError:
         return None
-
-
-async def start_worker(config: Path, *args: str) -> asyncio.subprocess.Process:
-    env = {**os.environ, "SEVAL_LOG_LEVEL": "WARNING", "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-c",
-        "from gateway.cli import main; main()",
-        "run",
-        str(config),
-        *args,
-        cwd=PROJECT_ROOT,
-        env=env,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-    )
 
 
 async def wait_all(procs: list[asyncio.subprocess.Process], ok: tuple[int, ...] = (0,)) -> None:
@@ -161,7 +144,7 @@ async def phase_workers(
     async with fresh_schema(args.db) as (db_url, conn):
         config = write_config(tmp, f"w{n}", db_url, url, suite, in_flight=args.in_flight)
         start = time.perf_counter()
-        procs = [await start_worker(config, "--journal-dir", str(tmp / "journal")) for _ in range(n)]
+        procs = [await start_seval_run(config, "--journal-dir", str(tmp / "journal")) for _ in range(n)]
         await wait_all(procs)
         wall = time.perf_counter() - start
         facts = await integrity(conn, vendor, items)
@@ -178,7 +161,7 @@ async def phase_rpm(
         config = write_config(tmp, "rpm", db_url, url, suite, in_flight=args.in_flight, rpm=args.rpm)
         extra = ("--journal-dir", str(tmp / "journal"), "--redis", args.redis)
         sampler = Sampler(vendor)
-        procs = [await start_worker(config, *extra) for _ in range(3)]
+        procs = [await start_seval_run(config, *extra) for _ in range(3)]
         await asyncio.sleep(args.rpm_seconds)
         for p in procs:
             p.send_signal(signal.SIGINT)
@@ -203,7 +186,7 @@ async def phase_kill(
     async with fresh_schema(args.db) as (db_url, conn):
         config = write_config(tmp, "kill", db_url, url, suite, in_flight=args.in_flight)
         extra = ("--journal-dir", str(tmp / "journal"), "--lease-s", str(args.lease_s))
-        procs = [await start_worker(config, *extra) for _ in range(3)]
+        procs = [await start_seval_run(config, *extra) for _ in range(3)]
         by_pid = {p.pid: p for p in procs}
         holder = (
             "SELECT w.pid FROM run_shards s JOIN run_workers w USING (run_id, worker_id) "

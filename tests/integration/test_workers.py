@@ -101,6 +101,20 @@ async def finish(procs: Sequence[asyncio.subprocess.Process]) -> list[tuple[int 
     return [(p.returncode, out.decode(errors="replace")) for p, (out, _) in zip(procs, outs, strict=True)]
 
 
+async def shard_holder(url: str, *, stored: int = 150) -> int:
+    """The pid of a worker holding a shard, once ``stored`` answers are in the store."""
+    holder_sql = (
+        "SELECT w.pid FROM run_shards s JOIN run_workers w USING (run_id, worker_id) "
+        "WHERE s.state = 'held' AND s.shard >= 0 ORDER BY w.pid LIMIT 1"
+    )
+    async with asyncio.timeout(60):
+        while (await pg_value(url, "SELECT count(*) FROM responses") or 0) < stored:  # noqa: ASYNC110 (another process)
+            await asyncio.sleep(0.05)
+        while (pid := await pg_value(url, holder_sql)) is None:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+    return int(pid)
+
+
 def assert_each_sent_once(vendor: SimulatedVendor, items: int) -> None:
     """The vendor received every item's prompt exactly once."""
     prompts = Counter(vendor.stats.prompts())
@@ -152,16 +166,7 @@ async def test_a_killed_workers_shards_are_taken_over(postgres_url: str, tmp_pat
         # take the killed worker's shards over within seconds.
         procs = await start_workers(3, config, "--journal-dir", str(tmp_path / "journal"), "--lease-s", "8")
         by_pid = {p.pid: p for p in procs}
-        # A worker holding a shard, once answers are being stored.
-        holder_sql = (
-            "SELECT w.pid FROM run_shards s JOIN run_workers w USING (run_id, worker_id) "
-            "WHERE s.state = 'held' AND s.shard >= 0 ORDER BY w.pid LIMIT 1"
-        )
-        async with asyncio.timeout(60):
-            while (await pg_value(postgres_url, "SELECT count(*) FROM responses") or 0) < 150:  # noqa: ASYNC110 (another process)
-                await asyncio.sleep(0.05)
-            while (victim := await pg_value(postgres_url, holder_sql)) is None:  # noqa: ASYNC110
-                await asyncio.sleep(0.05)
+        victim = await shard_holder(postgres_url)
         by_pid[victim].send_signal(signal.SIGKILL)
         await by_pid[victim].wait()
         results = await finish([p for p in procs if p.pid != victim])
@@ -196,15 +201,7 @@ async def test_a_stalled_worker_leaves_the_shards_it_lost(postgres_url: str, tmp
         config = write_config(tmp_path, db_url=postgres_url, base_url=url, items=items, in_flight=in_flight)
         procs = await start_workers(2, config, "--journal-dir", str(tmp_path / "journal"), "--lease-s", "6")
         by_pid = {p.pid: p for p in procs}
-        holder_sql = (
-            "SELECT w.pid FROM run_shards s JOIN run_workers w USING (run_id, worker_id) "
-            "WHERE s.state = 'held' AND s.shard >= 0 ORDER BY w.pid LIMIT 1"
-        )
-        async with asyncio.timeout(60):
-            while (await pg_value(postgres_url, "SELECT count(*) FROM responses") or 0) < 150:  # noqa: ASYNC110 (another process)
-                await asyncio.sleep(0.05)
-            while (victim := await pg_value(postgres_url, holder_sql)) is None:  # noqa: ASYNC110
-                await asyncio.sleep(0.05)
+        victim = await shard_holder(postgres_url)
         by_pid[victim].send_signal(signal.SIGSTOP)
         try:
             # Resume it once the other worker has taken its shards over and finished its own, so both
